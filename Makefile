@@ -1,0 +1,36 @@
+# Two commands for a newcomer: `make run` and `make test`. Both set everything up first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup run console test lint bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: setup
+	$(BIN)/python -m bot
+
+console: setup
+	$(BIN)/python -m bot console
+
+lint: setup
+	$(BIN)/ruff check bot adapters storage tests bench
+	$(BIN)/mypy bot
+	$(BIN)/lint-imports
+
+test: lint
+	NO_PROXY=127.0.0.1,localhost $(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/python -m bench.scheduler
+	$(BIN)/python -m bench.ingest
+
+clean:
+	rm -rf $(VENV)

@@ -1,0 +1,141 @@
+"""The composition root: picks adapters and a store from the settings and wires the core."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TextIO
+
+from adapters.console.chat import ConsoleChat, ConsoleGateway, is_tty, start_reader
+from bot.clock import ScaledClock, SystemClock
+from bot.guide import BUILTIN_DIR, GuideLibrary
+from bot.outbox import UNLIMITED, Outbox, RateLimits
+from bot.ports import ChatGateway, Clock, Store
+from bot.scheduler import Scheduler
+from bot.service import CoreConfig, WatchParty
+from bot.settings import Settings
+from storage import open_store
+
+log = logging.getLogger(__name__)
+
+
+class ConfigurationError(Exception):
+    """Bad configuration: the bot says what, in one line, and exits non-zero."""
+
+
+@dataclass
+class Runtime:
+    """The wired bot: store, clock, outbox, core and scheduler."""
+
+    store: Store
+    clock: Clock
+    outbox: Outbox
+    core: WatchParty
+    scheduler: Scheduler
+
+    async def start(self) -> None:
+        """Start delivering and firing."""
+        await self.outbox.start()
+        self.scheduler.start()
+
+    async def stop(self) -> None:
+        """Stop cleanly: fired actions finish, posts are delivered, the store is flushed."""
+        await self.scheduler.stop()
+        await self.core.drain()
+        await self.outbox.stop(drain_seconds=5.0)
+        await self.store.close()
+
+
+async def open_configured_store(settings: Settings) -> Store:
+    """Open the configured store, turning failures into one clear line."""
+    from storage import StoreUnavailable, UnsupportedDatabase
+
+    try:
+        store = await open_store(settings.database_url)
+    except (UnsupportedDatabase, StoreUnavailable) as err:
+        raise ConfigurationError(f"DATABASE_URL: {err}") from err
+    released = await store.release_leases()
+    if released:
+        log.info("released %d action leases left by a previous run", released)
+    return store
+
+
+def guide_library(settings: Settings) -> GuideLibrary:
+    """Build the guide library and log operator guides that do not load."""
+    if settings.guides_dir is not None and not settings.guides_dir.is_dir():
+        raise ConfigurationError(f"GUIDES_DIR: {settings.guides_dir} is not a folder")
+    library = GuideLibrary(BUILTIN_DIR, settings.guides_dir)
+    for error in library.load_errors():
+        log.warning("guide %s in GUIDES_DIR is not usable: %s", error.name,
+                    "; ".join(error.problems))
+    return library
+
+
+async def build(settings: Settings, store: Store, clock: Clock,
+                gateways: dict[str, tuple[ChatGateway, RateLimits]]) -> Runtime:
+    """Wire the core for a set of gateways."""
+    outbox = Outbox(clock, {name: gw for name, (gw, _) in gateways.items()},
+                    {name: limits for name, (_, limits) in gateways.items()})
+    config = CoreConfig(default_timezone=settings.default_timezone,
+                        grace=timedelta(seconds=settings.grace_period_seconds),
+                        countdown=timedelta(seconds=settings.countdown_seconds),
+                        ready_check=timedelta(seconds=settings.ready_check_seconds))
+    core = WatchParty(store, clock, outbox, guide_library(settings), config)
+    scheduler = Scheduler(store, clock, core.fire)
+    core.on_schedule(scheduler.schedule)
+    return Runtime(store, clock, outbox, core, scheduler)
+
+
+def _install_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+
+async def run_console(settings: Settings, speed: float = 1.0, stdin: TextIO | None = None,
+                      stdout: TextIO | None = None) -> None:
+    """Run the console adapter until end of input, Ctrl-C or SIGTERM."""
+    stdin = stdin or sys.stdin
+    stdout = stdout or sys.stdout
+    if speed != 1.0:
+        # A rehearsal runs on its own fast clock; writing its instants into the real database
+        # would confuse the real schedule, so it keeps everything in memory.
+        settings = settings.model_copy(update={"database_url": "memory://"})
+        clock: Clock = ScaledClock(speed)
+    else:
+        clock = SystemClock()
+    store = await open_configured_store(settings)
+    gateway = ConsoleGateway(stdout, clock, settings.default_timezone, color=is_tty(stdout))
+    runtime = await build(settings, store, clock, {"console": (gateway, UNLIMITED)})
+    chat = ConsoleChat(runtime.core, gateway, clock, stdout)
+    if speed != 1.0:
+        chat.say(f"Rehearsal at {speed:g}× speed: the film clock runs {speed:g} times faster "
+                 "and nothing is saved.")
+    stop = asyncio.Event()
+    _install_signals(stop)
+    lines: asyncio.Queue[str | None] = asyncio.Queue()
+    start_reader(stdin, asyncio.get_running_loop(), lines)
+    await runtime.start()
+    try:
+        await chat.run(lines, stop)
+    finally:
+        await runtime.stop()
+        chat.say("Bye. Scheduled parties stay stored; they go on when the bot runs again.")
+
+
+async def run_bot(settings: Settings) -> None:
+    """Run every adapter whose token is set; with none, the console."""
+    platforms = [name for name, token in (("Discord", settings.discord_token),
+                                          ("Telegram", settings.telegram_token)) if token]
+    if not platforms:
+        await run_console(settings)
+        return
+    raise ConfigurationError(
+        f"{' and '.join(platforms)} token set, but this build has no {platforms[0]} adapter "
+        "yet; unset it to use the console")

@@ -1,0 +1,139 @@
+"""The text syntax of `/watchparty <subcommand> args` (Telegram and the console).
+
+Arguments come in the order of the subcommand's options. If the text contains `|` it is split on
+`|`, otherwise on white space, and the last positional option takes whatever words are left.
+`name=value` sets an option by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot import commands as c
+from bot.errors import UserError
+from bot.party import normalize_code
+
+
+@dataclass(frozen=True, slots=True)
+class Spec:
+    """A subcommand's options in order, which are required, and how to build its command."""
+
+    options: tuple[str, ...]
+    required: tuple[str, ...]
+    build: Callable[[dict[str, str]], c.Command]
+    party_first: bool = False
+
+
+def _bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value in {"yes", "true", "on", "1", "y"}:
+        return True
+    if value in {"no", "false", "off", "0", "n"}:
+        return False
+    raise UserError("bool_invalid", text=text)
+
+
+SPECS: dict[str, Spec] = {
+    "create": Spec(("title", "when", "guide", "timezone"), ("title", "when"),
+                   lambda o: c.CreateParty(o["title"], o["when"], o.get("guide") or None,
+                                           o.get("timezone") or None)),
+    "list": Spec((), (), lambda o: c.ListParties()),
+    "info": Spec(("party",), (), lambda o: c.ShowInfo(o.get("party")), party_first=True),
+    "now": Spec(("party",), (), lambda o: c.ShowInfo(o.get("party")), party_first=True),
+    "join": Spec(("party",), (), lambda o: c.SetRsvp(o.get("party"), "going"), party_first=True),
+    "leave": Spec(("party",), (), lambda o: c.SetRsvp(o.get("party"), "not_going"),
+                  party_first=True),
+    "maybe": Spec(("party",), (), lambda o: c.SetRsvp(o.get("party"), "maybe"),
+                  party_first=True),
+    "ready": Spec(("party",), (), lambda o: c.MarkReady(o.get("party")), party_first=True),
+    "link": Spec(("code",), ("code",), lambda o: c.LinkChat(o["code"])),
+    "start": Spec(("party", "when"), (),
+                  lambda o: c.StartParty(o.get("party"), o.get("when") or "now"),
+                  party_first=True),
+    "pause": Spec(("party",), (), lambda o: c.PauseParty(o.get("party")), party_first=True),
+    "resume": Spec(("party",), (), lambda o: c.ResumeParty(o.get("party")), party_first=True),
+    "cancel": Spec(("party",), (), lambda o: c.CancelParty(o.get("party")), party_first=True),
+    "export": Spec(("party", "format", "anonymize"), (),
+                   lambda o: c.Export(o.get("party"), (o.get("format") or "json").lower(),
+                                      _bool(o["anonymize"]) if o.get("anonymize") else False),
+                   party_first=True),
+    "settings": Spec(("timezone", "reminders", "creators", "retention_days"), (),
+                     lambda o: c.ChangeSettings(o.get("timezone"), o.get("reminders"),
+                                                o.get("creators"), o.get("retention_days"))),
+    "privacy": Spec((), (), lambda o: c.ShowPrivacy()),
+    "forget-me": Spec((), (), lambda o: c.ForgetMe()),
+    "help": Spec((), (), lambda o: c.ShowHelp()),
+}
+
+GUIDE_SPECS: dict[str, Spec] = {
+    "list": Spec((), (), lambda o: c.ListGuides()),
+    "show": Spec(("name",), ("name",), lambda o: c.ShowGuide(o["name"])),
+}
+
+
+def split_arguments(text: str) -> list[str]:
+    """Split an argument string on `|` if it has one, otherwise on white space."""
+    if "|" in text:
+        return [part.strip() for part in text.split("|")]
+    return text.split()
+
+
+def _fill(sub: str, spec: Spec, text: str) -> dict[str, str]:
+    parts = split_arguments(text)
+    named: dict[str, str] = {}
+    positional: list[str] = []
+    for part in parts:
+        name, sep, value = part.partition("=")
+        key = name.strip().lower().replace("-", "_")
+        if sep and key in spec.options:
+            named[key] = value.strip()
+        else:
+            positional.append(part)
+    free = [opt for opt in spec.options if opt not in named]
+    if (spec.party_first and free and free[0] == "party" and positional
+            and normalize_code(positional[0]) is None):
+        free = free[1:]
+    if len(positional) > len(free):
+        if not free:
+            raise UserError("too_many_arguments", subcommand=sub, options=list(spec.options),
+                            extra=" ".join(positional))
+        keep = len(free) - 1
+        # The last option takes the words that are left ("create Movie tomorrow 8pm").
+        joiner = " | " if "|" in text else " "
+        positional = [*positional[:keep], joiner.join(positional[keep:])]
+    for opt, value in zip(free, positional, strict=False):
+        if value != "":
+            named[opt] = value
+    missing = [opt for opt in spec.required if not named.get(opt)]
+    if missing:
+        raise UserError("missing_argument", subcommand=sub, missing=missing,
+                        options=list(spec.options))
+    return named
+
+
+def parse_command_text(text: str) -> c.Command:
+    """Turn the text after `/watchparty` into a command, or raise a UserError saying why not."""
+    words = text.strip().split(maxsplit=1)
+    if not words:
+        return c.ShowHelp()
+    sub = words[0].lower()
+    rest = words[1] if len(words) > 1 else ""
+    if sub == "guide":
+        inner = rest.strip().split(maxsplit=1)
+        if not inner:
+            raise UserError("unknown_subcommand", subcommand="guide",
+                            known=["guide list", "guide show NAME", "guide upload"])
+        gsub = inner[0].lower()
+        if gsub == "upload":
+            raise UserError("upload_needs_file")
+        gspec = GUIDE_SPECS.get(gsub)
+        if gspec is None:
+            raise UserError("unknown_subcommand", subcommand=f"guide {gsub}",
+                            known=["guide list", "guide show NAME", "guide upload"])
+        return gspec.build(_fill(f"guide {gsub}", gspec, inner[1] if len(inner) > 1 else ""))
+    spec = SPECS.get(sub)
+    if spec is None:
+        raise UserError("unknown_subcommand", subcommand=sub,
+                        known=sorted([*SPECS, "guide"]))
+    return spec.build(_fill(sub, spec, rest))

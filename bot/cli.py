@@ -1,0 +1,157 @@
+"""The command line of PRODUCT §8: run, console, export, guide check, migrate."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from pydantic import ValidationError
+
+from bot import app, render
+from bot.errors import UserError
+from bot.export.json import write_json
+from bot.guide import read_guide_file
+from bot.party import normalize_code
+from bot.settings import Settings
+
+log = logging.getLogger("bot")
+
+EXPORT_FORMATS = ("json", "jsonl")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot",
+        description="watchparty: group watch parties with synchronized starts and "
+                    "chapter-timed discussion. With no command, runs every adapter whose "
+                    "token is set, or the terminal console when none is.")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("run", help="run the bot (the default)")
+    console = sub.add_parser("console", help="a chat in the terminal, whatever tokens are set")
+    console.add_argument("--speed", type=float, default=1.0,
+                         help="run the film clock N times faster (a rehearsal; nothing saved)")
+    export = sub.add_parser("export", help="write a party's discussion log")
+    export.add_argument("code", help="the party's join code, e.g. K7Q2MX")
+    export.add_argument("--format", default="json", choices=EXPORT_FORMATS,
+                        help="json (one document; JSON Lines when writing to a pipe or .jsonl)")
+    export.add_argument("--anonymize", action="store_true",
+                        help="replace people with Participant 1..N")
+    export.add_argument("-o", "--output", help="file to write (stdout without it)")
+    guide = sub.add_parser("guide", help="work with guide files")
+    guide_sub = guide.add_subparsers(dest="guide_command", required=True)
+    check = guide_sub.add_parser("check", help="validate a guide and print its prompt times")
+    check.add_argument("file", type=Path)
+    sub.add_parser("migrate", help="bring the database schema up to date")
+    return parser
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as err:
+        first = err.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]).upper() or "settings"
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise app.ConfigurationError(f"{field}: {message}") from None
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(level=level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def guide_check(path: Path, out: TextIO) -> int:
+    """Validate a guide file; print its chapters and prompt times, or what is wrong."""
+    try:
+        guide = read_guide_file(path)
+    except UserError as err:
+        print(render.error(err).plain(), file=out)
+        return 1
+    print(render.guide_check_report(guide), file=out)
+    return 0
+
+
+async def export(settings: Settings, code: str, fmt: str, anonymize: bool,
+                 output: str | None) -> int:
+    """Write a party's export to a file or stdout."""
+    normalized = normalize_code(code)
+    if normalized is None:
+        print(render.error(UserError("code_invalid", code=code)).plain(), file=sys.stderr)
+        return 2
+    store = await app.open_configured_store(settings)
+    try:
+        party = await store.get_party_by_code(normalized)
+        if party is None:
+            print(render.error(UserError("party_not_found", code=code)).plain(), file=sys.stderr)
+            return 1
+        guide = None
+        if party.guide_name:
+            from bot.guide import Guide
+
+            source = await store.get_guide_source(f"party:{party.id}", party.guide_name)
+            guide = Guide.model_validate_json(source) if source else None
+        lines = fmt == "jsonl" or (output is not None and output.endswith(".jsonl")) or (
+            output is None and not sys.stdout.isatty())
+        from bot.clock import SystemClock
+
+        now = SystemClock().now()
+        if output is None:
+            async def write_out(text: str) -> None:
+                sys.stdout.write(text)
+
+            await write_json(store, party, guide, write_out, anonymize=anonymize, now=now,
+                             lines=lines)
+            sys.stdout.flush()
+        else:
+            # The CLI runs nothing else on its loop, so plain file writes block no one.
+            with open(output, "w", encoding="utf-8") as fh:  # noqa: ASYNC230
+                async def write_file(text: str) -> None:
+                    fh.write(text)
+
+                count = await write_json(store, party, guide, write_file, anonymize=anonymize,
+                                         now=now, lines=lines)
+            print(f"wrote {count} records to {output}", file=sys.stderr)
+        return 0
+    finally:
+        await store.close()
+
+
+async def migrate(settings: Settings) -> int:
+    """Open the store, which applies pending migrations, and say so."""
+    store = await app.open_configured_store(settings)
+    await store.close()
+    print(f"database is up to date ({settings.database_url.split('://', 1)[0]})")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `python -m bot`."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "guide":
+            return guide_check(args.file, sys.stdout)
+        settings = _settings()
+        _configure_logging(settings.log_level)
+        if args.command == "console":
+            if args.speed <= 0 or args.speed > 10_000:
+                print("--speed must be above 0 and at most 10000", file=sys.stderr)
+                return 2
+            asyncio.run(app.run_console(settings, speed=args.speed))
+        elif args.command == "export":
+            return asyncio.run(export(settings, args.code, args.format, args.anonymize,
+                                      args.output))
+        elif args.command == "migrate":
+            return asyncio.run(migrate(settings))
+        else:
+            asyncio.run(app.run_bot(settings))
+    except app.ConfigurationError as err:
+        print(f"watchparty: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0

@@ -1,0 +1,203 @@
+"""Commands in: what adapters ask of the core, already split into typed fields."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.chats import Actor, ChatRef
+from bot.richtext import Message
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """Where a command came from; `scope` owns uploaded guides (a chat, or a whole server)."""
+
+    chat: ChatRef
+    actor: Actor
+    scope: str
+
+
+@dataclass(frozen=True, slots=True)
+class CreateParty:
+    """`/watchparty create`."""
+
+    title: str
+    when: str
+    guide: str | None = None
+    timezone: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListParties:
+    """`/watchparty list`."""
+
+
+@dataclass(frozen=True, slots=True)
+class ShowInfo:
+    """`/watchparty info` and `/watchparty now`."""
+
+    party: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SetRsvp:
+    """`join`, `leave`, and the Going / Maybe / Not going buttons; `party` is a code or an id."""
+
+    party: str | None
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class MarkReady:
+    """`/watchparty ready` and the Ready button."""
+
+    party: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LinkChat:
+    """`/watchparty link CODE`: ask to attach this chat to another chat's party."""
+
+    code: str
+
+
+@dataclass(frozen=True, slots=True)
+class DecideLink:
+    """The Approve / Decline buttons of a link request."""
+
+    party: str
+    chat: ChatRef
+    approve: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StartParty:
+    """`/watchparty start [party] [now | ready N]`."""
+
+    party: str | None = None
+    when: str = "now"
+
+
+@dataclass(frozen=True, slots=True)
+class PauseParty:
+    """`/watchparty pause`."""
+
+    party: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ResumeParty:
+    """`/watchparty resume`."""
+
+    party: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CancelParty:
+    """`/watchparty cancel`."""
+
+    party: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListGuides:
+    """`/watchparty guide list`."""
+
+
+@dataclass(frozen=True, slots=True)
+class ShowGuide:
+    """`/watchparty guide show NAME`."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class UploadGuide:
+    """`/watchparty guide upload` with a TOML file."""
+
+    filename: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Export:
+    """`/watchparty export`."""
+
+    party: str | None = None
+    format: str = "json"
+    anonymize: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeSettings:
+    """`/watchparty settings`; no field set shows the current settings."""
+
+    timezone: str | None = None
+    reminders: str | None = None
+    creators: str | None = None
+    retention_days: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ShowPrivacy:
+    """`/watchparty privacy`."""
+
+
+@dataclass(frozen=True, slots=True)
+class ForgetMe:
+    """`/watchparty forget-me`."""
+
+
+@dataclass(frozen=True, slots=True)
+class ShowHelp:
+    """`/watchparty` and `/watchparty help`."""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordAnswer:
+    """An answer to a prompt: a reply to its message, or (`party`, `prompt`) from a modal."""
+
+    text: str
+    message_id: str | None = None
+    party: str | None = None
+    prompt: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordReaction:
+    """A reaction added to or removed from a message."""
+
+    message_id: str
+    emoji: str
+    added: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class RecordPollVote:
+    """A vote in a guide's poll; an empty `options` is a retracted vote."""
+
+    message_id: str
+    options: tuple[int, ...]
+
+
+Command = (CreateParty | ListParties | ShowInfo | SetRsvp | MarkReady | LinkChat | DecideLink
+           | StartParty | PauseParty | ResumeParty | CancelParty | ListGuides | ShowGuide
+           | UploadGuide | Export | ChangeSettings | ShowPrivacy | ForgetMe | ShowHelp
+           | RecordAnswer | RecordReaction | RecordPollVote)
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file for the caller (an export)."""
+
+    filename: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What the core answers the caller; `private` asks for an ephemeral reply where possible."""
+
+    message: Message
+    private: bool = False
+    attachment: Attachment | None = None

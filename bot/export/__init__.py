@@ -1,0 +1,1 @@
+"""Exports of a party's discussion log, streamed from the store."""

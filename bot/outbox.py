@@ -1,0 +1,665 @@
+"""The one outbound queue: every message the bot posts, edits or uploads goes through it.
+
+Each platform has one delivery loop. Within a chat, messages leave in (priority, enqueue order)
+with at most one request in flight, so a chat reads in order; across chats the most urgent head
+that its chat's limits and the bot's limits allow goes next. A 429's `retry_after` blocks the
+chat (or the whole platform) until it has elapsed and the message is retried; nothing is dropped.
+All waiting goes through the injected Clock, so tests drive it with a ManualClock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import Enum, IntEnum
+from typing import Any, cast
+
+from pyrate_limiter import InMemoryBucket, Rate, RateItem
+
+from bot.chats import ChatRef
+from bot.ports import ChatGateway, Clock, DeliveryFailed, RetryAfter
+from bot.richtext import Message
+
+log = logging.getLogger(__name__)
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+
+
+class Priority(IntEnum):
+    """How urgent a message is; lower goes first."""
+
+    GO = 0
+    COUNTDOWN = 1
+    PROMPT = 2
+    NORMAL = 3
+
+
+class OutboxStopped(Exception):
+    """The outbox stopped before this message was delivered."""
+
+
+# --------------------------------------------------------------------------- rate limits
+
+_LIMITS_HELP = (
+    "expected 'bot=COUNT/WINDOW; chat=COUNT/WINDOW[,COUNT/WINDOW…]' with WINDOW a number and "
+    "a unit ms, s or m (e.g. 'bot=50/1s; chat=5/5s' or 'bot=30/1s; chat=1/1s,20/60s'); "
+    "a scope may be 'none', and the whole text may be 'unlimited'"
+)
+_RATE_RE = re.compile(r"^(\d+)\s*/\s*(\d+(?:\.\d+)?|\.\d+)?\s*(ms|s|m)$")
+_UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000}
+
+RateSpec = tuple[tuple[int, float], ...]
+
+
+def _format_rate(count: int, seconds: float) -> str:
+    return f"{count}/{seconds:g}s"
+
+
+def _check_rates(scope: str, rates: RateSpec) -> RateSpec:
+    """Return the rates ordered by window, or raise ValueError naming what is wrong."""
+    ordered = tuple(sorted(rates, key=lambda r: r[1]))
+    for count, seconds in ordered:
+        if count < 1:
+            raise ValueError(f"{scope}: a count must be at least 1, got {count}")
+        ms = seconds * 1000
+        if ms < 1 or abs(ms - round(ms)) > 1e-6:
+            raise ValueError(
+                f"{scope}: a window must be a whole number of milliseconds, at least 1ms, "
+                f"got {seconds:g}s"
+            )
+    for (c1, s1), (c2, s2) in itertools.pairwise(ordered):
+        shorter, longer = _format_rate(c1, s1), _format_rate(c2, s2)
+        if s1 == s2:
+            raise ValueError(f"{scope}: two limits over the same window ({shorter}, {longer})")
+        if c2 <= c1:
+            raise ValueError(
+                f"{scope}: {longer} never applies because {shorter} is stricter; "
+                "a longer window needs a larger count"
+            )
+        if c2 / s2 > c1 / s1:
+            raise ValueError(
+                f"{scope}: {longer} never applies because {shorter} is stricter; "
+                "a longer window must allow fewer messages per second"
+            )
+    return ordered
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """A platform's send limits: (count, seconds) windows for the whole bot and for each chat."""
+
+    per_bot: RateSpec = ()
+    per_chat: RateSpec = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "per_bot", _check_rates("bot", tuple(self.per_bot)))
+        object.__setattr__(self, "per_chat", _check_rates("chat", tuple(self.per_chat)))
+
+    @classmethod
+    def parse(cls, text: str) -> RateLimits:
+        """Read limits such as 'bot=50/1s; chat=5/5s'; raise ValueError saying what is wrong."""
+        body = text.strip()
+        if not body:
+            raise ValueError(f"rate limits are empty; {_LIMITS_HELP}")
+        if body.lower() in ("unlimited", "none"):
+            return cls()
+        scopes: dict[str, RateSpec] = {}
+        for part in body.split(";"):
+            part = part.strip()
+            if not part:
+                continue
+            name, eq, value = part.partition("=")
+            name = name.strip().lower()
+            if not eq:
+                raise ValueError(f"{part!r} has no '='; {_LIMITS_HELP}")
+            if name not in ("bot", "chat"):
+                raise ValueError(f"unknown scope {name!r} (known: bot, chat); {_LIMITS_HELP}")
+            if name in scopes:
+                raise ValueError(f"scope {name!r} given twice; {_LIMITS_HELP}")
+            scopes[name] = cls._parse_scope(name, value.strip())
+        try:
+            return cls(per_bot=scopes.get("bot", ()), per_chat=scopes.get("chat", ()))
+        except ValueError as exc:
+            raise ValueError(f"{exc}; {_LIMITS_HELP}") from None
+
+    @staticmethod
+    def _parse_scope(name: str, value: str) -> RateSpec:
+        if value.lower() == "none":
+            return ()
+        rates: list[tuple[int, float]] = []
+        for piece in value.split(","):
+            piece = piece.strip()
+            match = _RATE_RE.match(piece)
+            if match is None:
+                raise ValueError(f"{name}: cannot read {piece!r} as COUNT/WINDOW; {_LIMITS_HELP}")
+            count, number, unit = match.groups()
+            seconds = float(number or "1") * _UNIT_MS[unit] / 1000
+            rates.append((int(count), seconds))
+        return tuple(rates)
+
+    def __str__(self) -> str:
+        def scope(rates: RateSpec) -> str:
+            return ",".join(_format_rate(c, s) for c, s in rates) or "none"
+
+        return f"bot={scope(self.per_bot)}; chat={scope(self.per_chat)}"
+
+
+DISCORD_LIMITS = RateLimits(per_bot=((50, 1.0),), per_chat=((5, 5.0),))
+TELEGRAM_LIMITS = RateLimits(per_bot=((30, 1.0),), per_chat=((1, 1.0), (20, 60.0)))
+UNLIMITED = RateLimits()
+
+
+class _Window:
+    """The sliding-window limits of one scope (the bot, or one chat), kept by pyrate-limiter.
+
+    Time is passed in explicitly as milliseconds of the outbox's Clock, so a fake clock drives it.
+    """
+
+    def __init__(self, name: str, rates: RateSpec) -> None:
+        self._name = name
+        self._bucket: InMemoryBucket | None = (
+            InMemoryBucket([Rate(count, round(seconds * 1000)) for count, seconds in rates])
+            if rates else None
+        )
+        self._free_at_ms = 0  # known not to admit before this instant; 0 = ask the bucket
+        # The bucket needs time that never goes back; a wall clock stepped back counts as still.
+        self._latest_ms = 0
+
+    def delay_ms(self, now_ms: int) -> int:
+        """Return how long until one more request is allowed (0: now), consuming nothing."""
+        if self._bucket is None:
+            return 0
+        at = max(now_ms, self._latest_ms)
+        if at < self._free_at_ms:
+            return self._free_at_ms - at
+        probe = RateItem(self._name, at)
+        if self._bucket.put(probe):
+            # put() is the library's admission check and it consumes; a check must not, or a
+            # message waiting for the bot bucket would burn its chat's allowance.
+            items = self._bucket.items
+            if items and items[-1] is probe:
+                items.pop()
+            else:  # pragma: no cover - put() appends; kept for safety
+                items.remove(probe)
+            return 0
+        wait = max(1, cast(int, self._bucket.waiting(probe)))
+        self._free_at_ms = at + wait
+        return wait
+
+    def take(self, now_ms: int) -> bool:
+        """Record one request at `now_ms`; return False (recording nothing) if it is not allowed."""
+        if self._bucket is None:
+            return True
+        at = max(now_ms, self._latest_ms)
+        self._bucket.leak(at)
+        self._free_at_ms = 0
+        if not self._bucket.put(RateItem(self._name, at)):
+            return False
+        self._latest_ms = at
+        return True
+
+    def idle(self, now_ms: int) -> bool:
+        """Return True when no past request still counts against any window."""
+        if self._bucket is None:
+            return True
+        self._bucket.leak(max(now_ms, self._latest_ms))
+        return self._bucket.count() == 0
+
+
+def _ms(at: datetime) -> int:
+    return (at - _EPOCH) // _MS
+
+
+def _at(ms: int) -> datetime:
+    return _EPOCH + ms * _MS
+
+
+def _earliest(a: datetime | None, b: datetime) -> datetime:
+    return b if a is None or b < a else a
+
+
+# --------------------------------------------------------------------------- jobs
+
+
+class _Kind(Enum):
+    SEND = "send"
+    EDIT = "edit"
+    FILE = "file"
+
+
+@dataclass(eq=False)
+class _Job:
+    """One queued request with the futures waiting on it (several when edits were coalesced)."""
+
+    seq: int
+    priority: Priority
+    chat: ChatRef
+    kind: _Kind
+    message: Message | None
+    futures: list[asyncio.Future[Any]]
+    message_id: str | None = None
+    filename: str = ""
+    data: bytes = b""
+    failures: int = 0
+
+    def __lt__(self, other: _Job) -> bool:
+        return (self.priority, self.seq) < (other.priority, other.seq)
+
+    def abandoned(self) -> bool:
+        """Return True when every caller has cancelled its future."""
+        return all(fut.done() for fut in self.futures)
+
+    def resolve(self, result: Any) -> None:
+        for fut in self.futures:
+            if not fut.done():
+                fut.set_result(result)
+
+    def fail(self, exc: BaseException) -> None:
+        for fut in self.futures:
+            _fail(fut, exc)
+
+
+def _fail(fut: asyncio.Future[Any], exc: BaseException) -> None:
+    """Fail a caller's future; the outbox logs failures itself, so an unawaited one stays quiet."""
+    if not fut.done():
+        fut.set_exception(exc)
+        fut.exception()  # marks it retrieved: no "exception was never retrieved" at exit
+
+
+# --------------------------------------------------------------------------- one platform
+
+
+@dataclass(eq=False)
+class _Lane:
+    """The queues, limits and delivery loop of one platform."""
+
+    outbox: Outbox
+    platform: str
+    gateway: ChatGateway
+    limits: RateLimits
+    bot: _Window = field(init=False)
+    windows: dict[ChatRef, _Window] = field(default_factory=dict)
+    queues: dict[ChatRef, list[_Job]] = field(default_factory=dict)
+    queued: int = 0
+    in_flight: dict[ChatRef, _Job] = field(default_factory=dict)
+    chat_blocked: dict[ChatRef, datetime] = field(default_factory=dict)
+    blocked_until: datetime | None = None
+    edits: dict[tuple[ChatRef, str], _Job] = field(default_factory=dict)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
+    timer: asyncio.Task[None] | None = None
+    timer_at: datetime | None = None
+    deliveries: set[asyncio.Task[None]] = field(default_factory=set)
+    passes: int = 0
+    halted: bool = False
+
+    def __post_init__(self) -> None:
+        self.bot = _Window(f"{self.platform}:bot", self.limits.per_bot)
+
+    @property
+    def clock(self) -> Clock:
+        return self.outbox.clock
+
+    def pending(self) -> int:
+        return self.queued + len(self.in_flight)
+
+    def enqueue(self, job: _Job) -> None:
+        heap = self.queues.setdefault(job.chat, [])
+        heapq.heappush(heap, job)
+        self.queued += 1
+        self.wake.set()
+
+    def _window(self, chat: ChatRef) -> _Window:
+        window = self.windows.get(chat)
+        if window is None:
+            window = self.windows[chat] = _Window(str(chat), self.limits.per_chat)
+        return window
+
+    def _head(self, chat: ChatRef) -> _Job | None:
+        """Return the chat's next job, dropping ones every caller has cancelled."""
+        while heap := self.queues.get(chat):
+            if not heap[0].abandoned():
+                return heap[0]
+            self._pop(chat)
+        return None
+
+    def _pop(self, chat: ChatRef) -> _Job:
+        heap = self.queues[chat]
+        job = heapq.heappop(heap)
+        self.queued -= 1
+        if not heap:
+            del self.queues[chat]
+        if job.kind is _Kind.EDIT and job.message_id is not None:
+            key = (chat, job.message_id)
+            if self.edits.get(key) is job:
+                del self.edits[key]
+        return job
+
+    # the loop
+
+    async def run(self) -> None:
+        """Start every request the limits allow, then sleep until woken or the next one is due."""
+        while True:
+            self.wake.clear()
+            self.pump()
+            await self.wake.wait()
+
+    def pump(self) -> None:
+        """Start what may go now and set the timer for the next chance."""
+        if self.halted:
+            return
+        try:
+            due = self._start_ready()
+        except Exception:
+            log.exception("%s outbox loop failed; retrying in 1s", self.platform)
+            due = self.clock.now() + timedelta(seconds=1)
+        self._arm_timer(due)
+        self.outbox._note_progress()
+
+    def _arm_timer(self, due: datetime | None) -> None:
+        if self.timer is not None and not self.timer.done():
+            if due == self.timer_at:
+                return
+            self.timer.cancel()
+        self.timer, self.timer_at = None, due
+        if due is not None:
+            self.timer = asyncio.create_task(self._ring_at(due))
+
+    async def _ring_at(self, due: datetime) -> None:
+        await self.clock.sleep((due - self.clock.now()).total_seconds())
+        self.wake.set()
+
+    def _start_ready(self) -> datetime | None:
+        """Start what may go now in priority order; return when to look again (None: on work)."""
+        now = self.clock.now()
+        now_ms = _ms(now)
+        if self.blocked_until is not None:
+            if now < self.blocked_until:
+                return self.blocked_until
+            self.blocked_until = None
+        if not self.queued:
+            return None
+        bot_wait = self.bot.delay_ms(now_ms)
+        if bot_wait:
+            # Nothing can go before the bot bucket has room; whatever is most urgent then goes.
+            return _at(now_ms + bot_wait)
+        heads: list[tuple[Priority, int, ChatRef]] = []
+        for chat in list(self.queues):
+            if chat in self.in_flight:
+                continue
+            job = self._head(chat)
+            if job is not None:
+                heads.append((job.priority, job.seq, chat))
+        heads.sort()
+        due: datetime | None = None
+        for _, _, chat in heads:
+            until = self.chat_blocked.get(chat)
+            if until is not None:
+                if now < until:
+                    due = _earliest(due, until)
+                    continue
+                del self.chat_blocked[chat]
+            window = self._window(chat)
+            wait = window.delay_ms(now_ms)
+            if wait:
+                due = _earliest(due, _at(now_ms + wait))
+                continue
+            if bot_wait:
+                # The most urgent sendable message waits only for the bot bucket: nothing less
+                # urgent may take the bot's next token from it.
+                due = _earliest(due, _at(now_ms + bot_wait))
+                break
+            if not (window.take(now_ms) and self.bot.take(now_ms)):  # pragma: no cover
+                due = _earliest(due, _at(now_ms + 1))
+                continue
+            self._launch(self._pop(chat))
+            bot_wait = self.bot.delay_ms(now_ms)
+        self.passes += 1
+        if self.passes % 256 == 0:
+            self._prune(now_ms)
+        return due
+
+    def _launch(self, job: _Job) -> None:
+        self.in_flight[job.chat] = job
+        task = asyncio.create_task(self._deliver(job))
+        self.deliveries.add(task)
+        task.add_done_callback(self.deliveries.discard)
+
+    def _prune(self, now_ms: int) -> None:
+        """Forget the windows of chats that are quiet and whose past sends no longer count."""
+        for chat in [c for c, w in self.windows.items()
+                     if c not in self.queues and c not in self.in_flight and w.idle(now_ms)]:
+            del self.windows[chat]
+
+    async def _call(self, job: _Job) -> Any:
+        chat = job.chat
+        if job.kind is _Kind.SEND:
+            assert job.message is not None
+            return await self.gateway.send(chat, job.message)
+        if job.kind is _Kind.EDIT:
+            assert job.message is not None and job.message_id is not None
+            await self.gateway.edit(chat, job.message_id, job.message)
+            return None
+        return await self.gateway.send_file(chat, job.filename, job.data, job.message)
+
+    async def _deliver(self, job: _Job) -> None:
+        chat = job.chat
+        outbox = self.outbox
+        try:
+            if log.isEnabledFor(logging.DEBUG):
+                text = job.message.plain() if job.message else job.filename
+                log.debug("%s to %s: %r", job.kind.value, chat, text)
+            result = await self._call(job)
+        except asyncio.CancelledError:
+            job.fail(OutboxStopped(f"the outbox stopped before this {job.kind.value} to {chat}"))
+            raise
+        except RetryAfter as exc:
+            until = self.clock.now() + timedelta(seconds=max(0.0, exc.seconds))
+            if exc.chat_wide:
+                self.chat_blocked[chat] = max(until, self.chat_blocked.get(chat, until))
+            else:
+                self.blocked_until = max(until, self.blocked_until or until)
+            log.info("%s asked to wait %.3fs (%s)", chat, exc.seconds,
+                     "this chat" if exc.chat_wide else f"all of {self.platform}")
+            outbox.retry_count += 1
+            self._requeue(job)
+        except DeliveryFailed as exc:
+            log.info("%s to %s failed for good: %s", job.kind.value, chat, exc)
+            outbox.failed_count += 1
+            job.fail(exc)
+        except Exception as exc:
+            job.failures += 1
+            if job.failures >= outbox.max_attempts:
+                log.warning("%s to %s failed %d times; giving up", job.kind.value, chat,
+                            job.failures, exc_info=exc)
+                outbox.failed_count += 1
+                job.fail(exc)
+            else:
+                pause = min(outbox.max_backoff, outbox.backoff * 2 ** (job.failures - 1))
+                log.warning("%s to %s failed (attempt %d of %d); retrying in %.1fs",
+                            job.kind.value, chat, job.failures, outbox.max_attempts, pause,
+                            exc_info=exc)
+                until = self.clock.now() + timedelta(seconds=pause)
+                self.chat_blocked[chat] = max(until, self.chat_blocked.get(chat, until))
+                outbox.retry_count += 1
+                self._requeue(job)
+        else:
+            outbox.sent_count += 1
+            job.resolve(result)
+        finally:
+            if self.in_flight.get(chat) is job:
+                del self.in_flight[chat]
+            # Start the chat's next message from here rather than through the loop, so a
+            # chat's queue drains one request after another without an extra hop each.
+            self.pump()
+
+    def _requeue(self, job: _Job) -> None:
+        """Put a job back where it was: its (priority, seq) keeps it ahead of later messages."""
+        self.enqueue(job)
+
+    def abandon_all(self) -> None:
+        """Fail every job still queued or in flight (the outbox is stopping)."""
+        for chat in list(self.queues):
+            while chat in self.queues:
+                job = self._pop(chat)
+                job.fail(OutboxStopped(f"the outbox stopped before this {job.kind.value} "
+                                       f"to {chat} was sent"))
+        for job in list(self.in_flight.values()):
+            job.fail(OutboxStopped(f"the outbox stopped during this {job.kind.value} "
+                                   f"to {job.chat}"))
+
+
+# --------------------------------------------------------------------------- the outbox
+
+
+class Outbox:
+    """Queues every outbound request and delivers it within each platform's limits."""
+
+    def __init__(self, clock: Clock, gateways: Mapping[str, ChatGateway],
+                 limits: Mapping[str, RateLimits], *, max_attempts: int = 5,
+                 backoff: float = 1.0, max_backoff: float = 30.0) -> None:
+        missing = sorted(set(gateways) - set(limits))
+        if missing:
+            raise ValueError(f"no rate limits given for {', '.join(missing)} "
+                             "(pass UNLIMITED explicitly where a platform has none)")
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        self.clock = clock
+        self.max_attempts = max_attempts
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.sent_count = 0
+        self.failed_count = 0
+        self.retry_count = 0
+        self._lanes = {name: _Lane(self, name, gw, limits[name]) for name, gw in gateways.items()}
+        self._seq = 0
+        self._started = False
+        self._closing = False
+        self._stopped: asyncio.Event | None = None
+        self._drained = asyncio.Event()
+        self._drained.set()
+
+    # enqueueing
+
+    def send(self, chat: ChatRef, message: Message,
+             priority: Priority = Priority.NORMAL) -> asyncio.Future[str]:
+        """Queue a message; the future resolves to its platform message id once posted."""
+        fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._add(chat, _Kind.SEND, message, fut, priority)
+        return fut
+
+    def edit(self, chat: ChatRef, message_id: str, message: Message,
+             priority: Priority = Priority.NORMAL) -> asyncio.Future[None]:
+        """Queue an edit; it replaces an edit of the same message that is queued and not sent."""
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        lane = self._lane(chat)
+        queued = lane.edits.get((chat, message_id))
+        if queued is not None and not self._closing and not queued.abandoned():
+            # A busy counter becomes one edit carrying the latest text, at the earlier place.
+            queued.message = message
+            queued.futures.append(fut)
+            if priority < queued.priority:
+                queued.priority = priority
+                heapq.heapify(lane.queues[chat])
+                lane.wake.set()
+            return fut
+        job = self._add(chat, _Kind.EDIT, message, fut, priority, message_id=message_id)
+        if job is not None:
+            lane.edits[(chat, message_id)] = job
+        return fut
+
+    def send_file(self, chat: ChatRef, filename: str, data: bytes, caption: Message | None = None,
+                  priority: Priority = Priority.NORMAL) -> asyncio.Future[str]:
+        """Queue a file upload; the future resolves to its message id once posted."""
+        fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._add(chat, _Kind.FILE, caption, fut, priority, filename=filename, data=data)
+        return fut
+
+    def _lane(self, chat: ChatRef) -> _Lane:
+        lane = self._lanes.get(chat.platform)
+        if lane is None:
+            raise ValueError(f"no gateway for platform {chat.platform!r} "
+                             f"(known: {', '.join(sorted(self._lanes)) or 'none'})")
+        return lane
+
+    def _add(self, chat: ChatRef, kind: _Kind, message: Message | None,
+             fut: asyncio.Future[Any], priority: Priority, *, message_id: str | None = None,
+             filename: str = "", data: bytes = b"") -> _Job | None:
+        lane = self._lane(chat)
+        if self._closing:
+            _fail(fut, OutboxStopped(f"the outbox is stopping; {kind.value} to {chat} not queued"))
+            return None
+        self._seq += 1
+        job = _Job(self._seq, Priority(priority), chat, kind, message, [fut],
+                   message_id=message_id, filename=filename, data=data)
+        lane.enqueue(job)
+        self._drained.clear()
+        return job
+
+    # stats
+
+    def queued(self, platform: str | None = None) -> int:
+        """Return how many requests are accepted and not yet finished (waiting or in flight)."""
+        lanes = self._lanes.values() if platform is None else [self._lanes[platform]]
+        return sum(lane.pending() for lane in lanes)
+
+    def _note_progress(self) -> None:
+        if self.queued() == 0:
+            self._drained.set()
+        else:
+            self._drained.clear()
+
+    # lifecycle
+
+    async def start(self) -> None:
+        """Start one delivery loop per platform."""
+        if self._started or self._closing:
+            return
+        self._started = True
+        for lane in self._lanes.values():
+            lane.task = asyncio.create_task(lane.run(), name=f"outbox-{lane.platform}")
+
+    async def stop(self, drain_seconds: float = 5.0) -> None:
+        """Stop accepting, deliver what is queued for up to `drain_seconds`, fail the rest."""
+        if self._stopped is not None:
+            await self._stopped.wait()
+            return
+        self._stopped = asyncio.Event()
+        self._closing = True
+        try:
+            if self._started and self.queued() and drain_seconds > 0:
+                await self._wait_drained(drain_seconds)
+            left = self.queued()
+            if left:
+                log.warning("outbox stopping with %d requests undelivered", left)
+            tasks: list[asyncio.Task[None]] = []
+            for lane in self._lanes.values():
+                lane.halted = True
+                tasks.extend(t for t in (lane.task, lane.timer) if t is not None)
+                tasks.extend(lane.deliveries)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for lane in self._lanes.values():
+                lane.abandon_all()
+        finally:
+            self._stopped.set()
+
+    async def _wait_drained(self, seconds: float) -> None:
+        drained = asyncio.create_task(self._drained.wait())
+        timeout = asyncio.create_task(self.clock.sleep(seconds))
+        try:
+            await asyncio.wait({drained, timeout}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (drained, timeout):
+                task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.gather(drained, timeout, return_exceptions=True)

@@ -1,0 +1,244 @@
+"""What the core needs from outside: a clock, chat gateways, and a store."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+from bot.actions import Action, ActionKind, ActionStatus
+from bot.chats import ChatRef, ChatSettings
+from bot.party import LinkStatus, Party, PartyChat, PartyState
+from bot.records import Record
+from bot.richtext import Message
+
+
+class Clock(Protocol):
+    """The source of 'now' and of waiting."""
+
+    def now(self) -> datetime:
+        """Return the current instant, aware, in UTC."""
+        ...
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait `seconds` of this clock's time."""
+        ...
+
+
+class RetryAfter(Exception):
+    """A platform asked us to wait; `chat_wide` False means the whole bot must wait."""
+
+    def __init__(self, seconds: float, *, chat_wide: bool = True) -> None:
+        super().__init__(f"retry after {seconds:.3f}s")
+        self.seconds = seconds
+        self.chat_wide = chat_wide
+
+
+class DeliveryFailed(Exception):
+    """A send that will never succeed (the bot was removed, the chat is gone): not retried."""
+
+
+class ChatGateway(Protocol):
+    """How the outbox reaches one platform; raise RetryAfter on a 429."""
+
+    platform: str
+
+    async def send(self, chat: ChatRef, message: Message) -> str:
+        """Post `message`; return the platform's message id."""
+        ...
+
+    async def edit(self, chat: ChatRef, message_id: str, message: Message) -> None:
+        """Replace the text and buttons of a message the bot posted."""
+        ...
+
+    async def send_file(self, chat: ChatRef, filename: str, data: bytes,
+                        caption: Message | None) -> str:
+        """Upload a file; return the message id."""
+        ...
+
+
+class SentKind(StrEnum):
+    """What a message the bot posted was for."""
+
+    ANNOUNCEMENT = "announcement"
+    REMINDER = "reminder"
+    READY_CHECK = "ready_check"
+    COUNTDOWN = "countdown"
+    GO = "go"
+    PROMPT = "prompt"
+    POLL = "poll"
+    SUMMARY = "summary"
+    LINK_REQUEST = "link_request"
+    NOTICE = "notice"
+
+
+@dataclass(frozen=True, slots=True)
+class SentMessage:
+    """A message the bot posted for a party, so replies and reactions find their party."""
+
+    party_id: int
+    chat: ChatRef
+    message_id: str
+    kind: SentKind
+    prompt: str | None = None
+    action_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One line of a party's own log (skipped actions, late posts)."""
+
+    party_id: int
+    at: datetime
+    key: str
+    params: dict[str, Any]
+
+
+class Store(Protocol):
+    """Everything the core stores; every method is atomic and durable when it returns."""
+
+    async def close(self) -> None:
+        """Flush pending writes and release the database."""
+        ...
+
+    # parties
+    async def create_party(self, party: Party) -> Party:
+        """Insert a party with its home chat (approved); return it with its id."""
+        ...
+
+    async def update_party(self, party: Party) -> None:
+        """Save the party's own fields (not its chats)."""
+        ...
+
+    async def get_party(self, party_id: int) -> Party | None:
+        """Return a party with its chats."""
+        ...
+
+    async def get_party_by_code(self, code: str) -> Party | None:
+        """Return the party with this join code."""
+        ...
+
+    async def parties_for_chat(self, chat: ChatRef,
+                               states: frozenset[PartyState]) -> list[Party]:
+        """Return the parties in these states that this chat takes part in (approved), by start."""
+        ...
+
+    async def parties_finished_before(self, before: datetime) -> list[Party]:
+        """Return finished or cancelled parties that ended before `before`."""
+        ...
+
+    async def upsert_party_chat(self, link: PartyChat) -> None:
+        """Add a chat to a party or change its link status."""
+        ...
+
+    async def set_link_status(self, party_id: int, chat: ChatRef, status: LinkStatus) -> None:
+        """Change the status of a linked chat."""
+        ...
+
+    # records
+    async def add_record(self, record: Record) -> Record:
+        """Store a record; return only once it is durable (group commit), with its id."""
+        ...
+
+    def iter_records(self, party_id: int) -> AsyncIterator[Record]:
+        """Stream a party's records in time order, never holding them all."""
+        ...
+
+    async def count_records(self, party_id: int) -> int:
+        """Return how many records a party has."""
+        ...
+
+    async def delete_user_records(self, chat: ChatRef, user_id: str) -> int:
+        """Delete every record of this user in this chat; return how many."""
+        ...
+
+    async def delete_party_records(self, party_id: int) -> int:
+        """Delete every record of a party; return how many."""
+        ...
+
+    async def add_forgotten(self, chat: ChatRef, user_id: str, at: datetime) -> None:
+        """Remember that this user asked to be forgotten in this chat."""
+        ...
+
+    async def forgotten(self, chats: list[ChatRef]) -> set[tuple[str, str, str]]:
+        """Return (platform, chat_id, user_id) of users forgotten in these chats."""
+        ...
+
+    # messages the bot posted
+    async def add_sent_message(self, sent: SentMessage) -> None:
+        """Remember a message posted for a party."""
+        ...
+
+    async def find_sent_message(self, chat: ChatRef, message_id: str) -> SentMessage | None:
+        """Return what a posted message was for."""
+        ...
+
+    async def sent_messages(self, party_id: int, kind: SentKind | None = None) -> list[SentMessage]:
+        """Return a party's posted messages, optionally of one kind, in posting order."""
+        ...
+
+    async def sent_for_action(self, action_id: int) -> list[SentMessage]:
+        """Return the messages posted for one action (so a re-fired action skips those chats)."""
+        ...
+
+    # actions
+    async def add_actions(self, actions: list[Action]) -> list[Action]:
+        """Store pending actions; return them with ids."""
+        ...
+
+    async def next_wakeup(self) -> datetime | None:
+        """Return the earliest instant a pending action can be claimed (due, or lease expiry)."""
+        ...
+
+    async def claim_due(self, now: datetime, owner: str, lease_until: datetime,
+                        limit: int) -> list[Action]:
+        """Lease up to `limit` pending actions due by `now`, earliest first, to `owner`."""
+        ...
+
+    async def finish_actions(self, results: list[tuple[int, ActionStatus]]) -> None:
+        """Mark claimed actions done, skipped or cancelled."""
+        ...
+
+    async def cancel_actions(self, party_id: int, kinds: frozenset[ActionKind]) -> int:
+        """Cancel a party's pending actions of these kinds; return how many."""
+        ...
+
+    async def pending_actions(self, party_id: int) -> list[Action]:
+        """Return a party's pending actions by due time."""
+        ...
+
+    async def release_leases(self) -> int:
+        """Drop every lease (single-process stores, at start-up); return how many."""
+        ...
+
+    # chat settings and uploaded guides
+    async def get_chat_settings(self, chat: ChatRef) -> ChatSettings:
+        """Return a chat's settings, defaults when it has none stored."""
+        ...
+
+    async def save_chat_settings(self, settings: ChatSettings) -> None:
+        """Store a chat's settings."""
+        ...
+
+    async def save_guide(self, scope: str, name: str, source: str) -> None:
+        """Store an uploaded guide's TOML under its owner (a chat or a server)."""
+        ...
+
+    async def get_guide_source(self, scope: str, name: str) -> str | None:
+        """Return an uploaded guide's TOML."""
+        ...
+
+    async def list_guides(self, scope: str) -> list[str]:
+        """Return the names of guides uploaded by this owner."""
+        ...
+
+    # party log
+    async def add_log(self, entry: LogEntry) -> None:
+        """Append to a party's log."""
+        ...
+
+    async def party_log(self, party_id: int) -> list[LogEntry]:
+        """Return a party's log in order."""
+        ...

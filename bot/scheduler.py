@@ -1,0 +1,139 @@
+"""The one durable timer: every scheduled thing is a stored action, fired once under a lease."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+from bot.actions import Action, ActionStatus
+from bot.ports import Clock, Store
+
+log = logging.getLogger(__name__)
+
+Fire = Callable[[Action, datetime], Awaitable[ActionStatus]]
+
+
+def default_owner() -> str:
+    """Return a name for this process that other processes can tell apart."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Scheduler:
+    """Sleeps until the next due action, claims what is due with a lease, and fires it.
+
+    One task for the whole bot; `wake()` makes it look again when an earlier action is added.
+    Handlers run as tasks so a slow delivery never delays another action; results are written
+    back in batches.
+    """
+
+    def __init__(self, store: Store, clock: Clock, fire: Fire, *, owner: str | None = None,
+                 lease_seconds: float = 300.0, batch: int = 1000,
+                 max_concurrent: int = 256) -> None:
+        self._store = store
+        self._clock = clock
+        self._fire = fire
+        self.owner = owner or default_owner()
+        self._lease = timedelta(seconds=lease_seconds)
+        self._batch = batch
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._results: list[tuple[int, ActionStatus]] = []
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._slots = asyncio.Semaphore(max_concurrent)
+        self._task: asyncio.Task[None] | None = None
+
+    async def schedule(self, actions: list[Action]) -> list[Action]:
+        """Store actions and wake the timer so an earlier one is not slept past."""
+        stored = await self._store.add_actions(actions)
+        self.wake()
+        return stored
+
+    def wake(self) -> None:
+        """Make the timer look at the store again now."""
+        self._wake.set()
+
+    def start(self) -> None:
+        """Start the timer task."""
+        if self._task is None:
+            self._stopping = False
+            self._task = asyncio.create_task(self.run(), name="scheduler")
+
+    async def stop(self) -> None:
+        """Stop claiming, let fired actions finish, and record their results."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+
+    async def run(self) -> None:
+        """The timer loop."""
+        try:
+            while not self._stopping:
+                await self._flush()
+                now = self._clock.now()
+                # Wait for a free slot before claiming, so a claimed action never waits for one
+                # while its lease runs.
+                await self._slots.acquire()
+                self._slots.release()
+                claimed = await self._store.claim_due(now, self.owner, now + self._lease,
+                                                      self._batch)
+                if claimed:
+                    for action in claimed:
+                        await self._slots.acquire()
+                        task = asyncio.create_task(self._run_one(action))
+                        self._inflight.add(task)
+                        task.add_done_callback(self._inflight.discard)
+                    continue
+                wakeup = await self._store.next_wakeup()
+                delay = None if wakeup is None else (wakeup - self._clock.now()).total_seconds()
+                if delay is not None and delay <= 0:
+                    # Due but not claimable yet (another process holds it): look again soon.
+                    delay = 0.05
+                await self._sleep(delay)
+        finally:
+            if self._inflight:
+                await asyncio.gather(*self._inflight, return_exceptions=True)
+            await self._flush()
+
+    async def _sleep(self, delay: float | None) -> None:
+        self._wake.clear()
+        if self._results:
+            return
+        waiter = asyncio.create_task(self._wake.wait())
+        tasks: set[asyncio.Task[None] | asyncio.Task[bool]] = {waiter}
+        sleeper: asyncio.Task[None] | None = None
+        if delay is not None:
+            sleeper = asyncio.create_task(self._clock.sleep(delay))
+            tasks.add(sleeper)
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    async def _run_one(self, action: Action) -> None:
+        assert action.id is not None
+        try:
+            status = await self._fire(action, self._clock.now())
+        except Exception:
+            log.exception("action %s (%s, party %s) failed; it is marked skipped",
+                          action.id, action.kind.value, action.party_id)
+            status = ActionStatus.SKIPPED
+        finally:
+            self._slots.release()
+        self._results.append((action.id, status))
+        self._wake.set()
+
+    async def _flush(self) -> None:
+        if self._results:
+            results, self._results = self._results, []
+            await self._store.finish_actions(results)

@@ -1,0 +1,71 @@
+"""The bot's configuration, read once at start-up from the environment or `.env`."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DISCORD_TOKEN_RE = re.compile(r"^[A-Za-z0-9_\-]{20,}\.[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{20,}$")
+TELEGRAM_TOKEN_RE = re.compile(r"^\d{3,15}:[A-Za-z0-9_\-]{30,}$")
+
+
+class Settings(BaseSettings):
+    """Every setting of PRODUCT §6, plus tuning knobs with safe defaults."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8",
+                                      extra="ignore", case_sensitive=False)
+
+    discord_token: SecretStr | None = None
+    discord_dev_guild_id: int | None = None
+    discord_api_base_url: str = "https://discord.com/api/v10"
+    discord_gateway_url: str = "wss://gateway.discord.gg/"
+    telegram_token: SecretStr | None = None
+    telegram_base_url: str = "https://api.telegram.org/bot"
+    telegram_base_file_url: str = "https://api.telegram.org/file/bot"
+    database_url: str = "sqlite:///watchparty.db"
+    guides_dir: Path | None = None
+    default_timezone: str = "UTC"
+    log_level: str = "INFO"
+    grace_period_seconds: float = Field(default=300.0, gt=0)
+    countdown_seconds: int = Field(default=10, ge=3, le=60)
+    ready_check_seconds: int = Field(default=120, ge=10, le=3600)
+    discord_rate_limits: str = "bot=50/1s; chat=5/5s"
+    telegram_rate_limits: str = "bot=30/1s; chat=1/1s,20/60s"
+
+    @field_validator("discord_token")
+    @classmethod
+    def _discord_token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value() and not DISCORD_TOKEN_RE.match(
+                value.get_secret_value()):
+            raise ValueError("DISCORD_TOKEN does not look like a bot token "
+                             "(three dot-separated parts, from the Developer Portal's Bot page)")
+        return value or None
+
+    @field_validator("telegram_token")
+    @classmethod
+    def _telegram_token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value() and not TELEGRAM_TOKEN_RE.match(
+                value.get_secret_value()):
+            raise ValueError("TELEGRAM_TOKEN does not look like a bot token "
+                             "(digits, a colon, then the secret, as BotFather gives it)")
+        return value or None
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return level
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_scheme(cls, value: str) -> str:
+        if not value.startswith(("sqlite://", "postgresql://", "postgres://", "memory://")):
+            scheme = value.split("://", 1)[0] if "://" in value else value
+            raise ValueError(f"DATABASE_URL scheme {scheme!r} is not supported; use "
+                             "sqlite:///PATH or postgresql://…")
+        return value

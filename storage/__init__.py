@@ -1,0 +1,64 @@
+"""Stores that implement `bot.ports.Store`, chosen by a `DATABASE_URL`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.ports import Store
+
+ACCEPTED_URLS = "sqlite:///relative/path.db, sqlite:////absolute/path.db, sqlite://:memory:, memory://"
+
+
+class UnsupportedDatabase(ValueError):
+    """A `DATABASE_URL` this build cannot serve."""
+
+
+class StoreUnavailable(Exception):
+    """The database exists in the configuration but cannot be opened (missing folder, rights)."""
+
+
+class StoreConflict(Exception):
+    """A write broke a uniqueness or reference rule (a duplicate join code, a missing party)."""
+
+
+def sqlite_path(database_url: str) -> str | None:
+    """Return the file path of a `sqlite:` URL, ':memory:' for an in-memory one, None otherwise."""
+    scheme, sep, rest = database_url.partition("://")
+    if not sep or scheme.lower() != "sqlite":
+        return None
+    rest = rest.split("?", 1)[0]
+    if rest in (":memory:", "/:memory:"):
+        return ":memory:"
+    if not rest.startswith("/") or rest == "/":
+        # `sqlite://file.db` would name a host; say what the accepted spellings are instead.
+        raise UnsupportedDatabase(
+            "a SQLite DATABASE_URL needs three slashes before a relative path and four before "
+            f"an absolute one; accepted: {ACCEPTED_URLS}"
+        )
+    return rest[1:]
+
+
+async def open_store(database_url: str) -> Store:
+    """Open the store a `DATABASE_URL` names, migrating a SQLite file to the current schema."""
+    scheme, sep, _ = database_url.partition("://")
+    scheme = scheme.lower() if sep else ""
+    if scheme == "memory":
+        from storage.memory import MemoryStore
+
+        return MemoryStore()
+    if scheme == "sqlite":
+        path = sqlite_path(database_url)
+        assert path is not None
+        if path == ":memory:":
+            from storage.memory import MemoryStore
+
+            return MemoryStore()
+        from storage.sqlite import SqliteStore
+
+        return await SqliteStore.open(path)
+    if scheme.startswith("postgres"):
+        raise UnsupportedDatabase("PostgreSQL support is not installed yet")
+    # Name only the scheme: the rest of a URL may carry a password.
+    named = f"'{scheme}'" if scheme else "(none)"
+    raise UnsupportedDatabase(f"unsupported DATABASE_URL scheme {named}; accepted: {ACCEPTED_URLS}")

@@ -1,0 +1,855 @@
+"""The SQLite store: aiosqlite on a WAL file, numbered migrations, group commit for records."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import re
+import sqlite3
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from typing import Any, TypeVar
+
+import aiosqlite
+
+from bot.actions import Action, ActionKind, ActionStatus
+from bot.chats import ChatRef, ChatSettings, Creators
+from bot.party import LinkStatus, Party, PartyChat, PartyState
+from bot.ports import LogEntry, SentKind, SentMessage
+from bot.records import Record, RecordKind
+from storage import StoreConflict, StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+BUSY_TIMEOUT_MS = 5_000
+MAX_BATCH = 2_000
+BATCH_DELAY = 0.002
+PAGE = 1_000
+PIPELINE = 2
+LINGER_BELOW = 64
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+_MIGRATION = re.compile(r"^V(\d+)__(\w+)\.sql$")
+
+
+# instants and values
+
+
+def _us(dt: datetime) -> int:
+    """Return microseconds since the epoch; a naive datetime raises TypeError."""
+    return (dt - _EPOCH) // _US
+
+
+def _opt_us(dt: datetime | None) -> int | None:
+    return None if dt is None else (dt - _EPOCH) // _US
+
+
+def _dt(us: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=us)
+
+
+def _opt_dt(us: int | None) -> datetime | None:
+    return None if us is None else _EPOCH + timedelta(microseconds=us)
+
+
+_encode = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def _json(value: dict[str, Any]) -> str:
+    return _encode(value)
+
+
+def _seconds_text(delays: tuple[timedelta, ...]) -> str:
+    """Return reminder offsets as comma-separated seconds, exact to the microsecond."""
+    parts = []
+    for delay in delays:
+        us = delay // _US
+        sign, us = ("-", -us) if us < 0 else ("", us)
+        whole, frac = divmod(us, 1_000_000)
+        parts.append(f"{sign}{whole}" + (f".{frac:06d}".rstrip("0") if frac else ""))
+    return ",".join(parts)
+
+
+def _seconds_tuple(text: str) -> tuple[timedelta, ...]:
+    delays = []
+    for part in filter(None, text.split(",")):
+        sign = -1 if part.startswith("-") else 1
+        whole, _, frac = part.lstrip("-").partition(".")
+        us = int(whole) * 1_000_000 + (int(frac.ljust(6, "0")) if frac else 0)
+        delays.append(timedelta(microseconds=sign * us))
+    return tuple(delays)
+
+
+# migrations
+
+
+def migration_files() -> list[tuple[int, str, str]]:
+    """Return (version, name, SQL) of every SQLite migration, in version order."""
+    folder = resources.files("storage") / "migrations" / "sqlite"
+    found = []
+    for entry in folder.iterdir():
+        match = _MIGRATION.match(entry.name)
+        if match:
+            found.append((int(match[1]), entry.name.removesuffix(".sql"),
+                          entry.read_text(encoding="utf-8")))
+    found.sort()
+    versions = [version for version, _, _ in found]
+    if len(set(versions)) != len(versions):
+        raise RuntimeError(f"two SQLite migrations share a version: {[n for _, n, _ in found]}")
+    return found
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements; sqlite3.complete_statement understands triggers."""
+    statements: list[str] = []
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            statements.append(pending)
+            pending = ""
+    leftover = "\n".join(
+        line for line in pending.splitlines() if line.strip() and not line.strip().startswith("--")
+    )
+    if leftover:
+        raise ValueError(f"unterminated statement at the end of a migration: {leftover[:60]!r}")
+    return statements
+
+
+def _apply_migrations(conn: sqlite3.Connection) -> list[str]:
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_version ("
+        " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)"
+    )
+    files = migration_files()
+    newest = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0]
+    if newest is not None and files and newest > files[-1][0]:
+        raise StoreUnavailable(
+            f"the database schema is at V{newest}, newer than this version of the bot knows "
+            f"(V{files[-1][0]}); run the newer bot or restore a backup"
+        )
+    applied = []
+    for version, name, sql in files:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Checked inside the write transaction: another process may have just applied it.
+            done = conn.execute(
+                "SELECT 1 FROM schema_version WHERE version = ?", (version,)
+            ).fetchone()
+            if not done:
+                for statement in _statements(sql):
+                    conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
+                    (version, name, _us(datetime.now(UTC))),
+                )
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        if not done:
+            log.info("applied migration %s", name)
+            applied.append(name)
+    return applied
+
+
+# connections
+
+
+async def _call(db: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
+    """Run `fn` on the connection's own thread as one uninterrupted step.
+
+    aiosqlite (pinned in pyproject) runs every call of a connection on one thread, in order.
+    Handing it a whole function, through its `_execute`, makes a transaction a single step: no
+    other coroutine's statement can land inside it, it costs one thread round trip however many
+    statements it has, and it runs to its end even if the awaiting task is cancelled.
+    """
+    return await db._execute(lambda: fn(db._conn))  # type: ignore[no-untyped-call,no-any-return]
+
+
+def _configure(conn: sqlite3.Connection) -> None:
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if str(mode).lower() != "wal":
+        raise sqlite3.OperationalError(f"journal_mode is {mode}, not wal")
+    # WAL with synchronous=NORMAL: a commit is in the WAL file (the OS has it) before it
+    # returns, so it survives the process crashing or being killed; only an OS crash or power
+    # cut may lose the last commits. That keeps a commit free of fsync, which is what lets
+    # group commit reach tens of thousands of records per second.
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+
+
+async def _connect(path: str) -> aiosqlite.Connection:
+    try:
+        db = await aiosqlite.connect(path, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise StoreUnavailable(
+            f"cannot open SQLite database {path!r}: {exc} (does its folder exist, is it writable?)"
+        ) from exc
+    try:
+        await _call(db, _configure)
+    except sqlite3.Error as exc:
+        await db.close()
+        raise StoreUnavailable(f"cannot use SQLite database {path!r}: {exc}") from exc
+    return db
+
+
+async def migrate(path: str | os.PathLike[str]) -> list[str]:
+    """Bring the SQLite file at `path` to the current schema; return the migrations applied."""
+    db = await _connect(os.fspath(path))
+    try:
+        return await _call(db, _apply_migrations)
+    finally:
+        await db.close()
+
+
+# rows to domain objects
+
+_PARTY_COLUMNS = (
+    "id, code, title, host_platform, host_user_id, host_name, home_platform, home_chat_id,"
+    " starts_at, timezone, guide_name, state, created_at, go_at, paused_at, paused_seconds,"
+    " resume_at, ready_target, finished_at"
+)
+_RECORD_COLUMNS = (
+    "id, party_id, kind, platform, chat_id, user_id, display_name, at, position, value,"
+    " prompt, message_id"
+)
+_ACTION_COLUMNS = "id, party_id, kind, due_at, payload, status, acquired_by, acquired_until"
+_SENT_COLUMNS = "party_id, platform, chat_id, message_id, kind, prompt, action_id"
+
+INSERT_RECORD = (
+    "INSERT INTO records (party_id, kind, platform, chat_id, user_id, display_name, at,"
+    " position, value, prompt, message_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_ACTION = (
+    "INSERT INTO actions (party_id, kind, due_at, payload, status) VALUES (?, ?, ?, ?, 'pending')"
+)
+
+# Two ordered index scans (unleased pending by due time; expired leases), merged, so a claim
+# reads `limit` rows of a partial index, not every pending action. The outer conditions are
+# re-checked by the UPDATE itself, which makes the whole claim one atomic statement.
+_CLAIM = f"""
+UPDATE actions SET acquired_by = :owner, acquired_until = :until
+WHERE id IN (
+    SELECT id FROM (
+        SELECT id, due_at FROM (
+            SELECT id, due_at FROM actions
+            WHERE status = 'pending' AND acquired_until IS NULL AND due_at <= :now
+            ORDER BY due_at, id LIMIT :limit)
+        UNION ALL
+        SELECT id, due_at FROM (
+            SELECT id, due_at FROM actions
+            WHERE status = 'pending' AND acquired_until IS NOT NULL
+              AND acquired_until <= :now AND due_at <= :now
+            ORDER BY due_at, id LIMIT :limit)
+        ORDER BY due_at, id LIMIT :limit))
+  AND status = 'pending' AND due_at <= :now
+  AND (acquired_until IS NULL OR acquired_until <= :now)
+RETURNING {_ACTION_COLUMNS}
+"""
+
+_NEXT_WAKEUP = """
+SELECT
+    (SELECT due_at FROM actions
+     WHERE status = 'pending' AND acquired_until IS NULL ORDER BY due_at LIMIT 1),
+    (SELECT MIN(MAX(due_at, acquired_until)) FROM actions
+     WHERE status = 'pending' AND acquired_until IS NOT NULL)
+"""
+
+
+def _party(row: tuple[Any, ...], chats: list[PartyChat]) -> Party:
+    return Party(
+        id=row[0], code=row[1], title=row[2], host_platform=row[3], host_user_id=row[4],
+        host_name=row[5], home=ChatRef(row[6], row[7]), starts_at=_dt(row[8]), timezone=row[9],
+        guide_name=row[10], state=PartyState(row[11]), created_at=_dt(row[12]),
+        go_at=_opt_dt(row[13]), paused_at=_opt_dt(row[14]), paused_seconds=row[15],
+        resume_at=_opt_dt(row[16]), ready_target=row[17], finished_at=_opt_dt(row[18]),
+        chats=chats,
+    )
+
+
+def _party_values(party: Party) -> tuple[Any, ...]:
+    return (
+        party.code, party.title, party.host_platform, party.host_user_id, party.host_name,
+        party.home.platform, party.home.chat_id, _us(party.starts_at), party.timezone,
+        party.guide_name, PartyState(party.state).value, _us(party.created_at),
+        _opt_us(party.go_at), _opt_us(party.paused_at), float(party.paused_seconds),
+        _opt_us(party.resume_at), party.ready_target, _opt_us(party.finished_at),
+    )
+
+
+def _load_parties(conn: sqlite3.Connection, where: str, params: Any) -> list[Party]:
+    rows = conn.execute(f"SELECT {_PARTY_COLUMNS} FROM parties {where}", params).fetchall()
+    if not rows:
+        return []
+    chats: dict[int, list[PartyChat]] = {row[0]: [] for row in rows}
+    for party_id, platform, chat_id, status, is_home, requested_by in conn.execute(
+        "SELECT party_id, platform, chat_id, status, is_home, requested_by FROM party_chats"
+        " WHERE party_id IN (SELECT value FROM json_each(?)) ORDER BY is_home DESC, rowid",
+        (json.dumps(list(chats)),),
+    ):
+        chats[party_id].append(PartyChat(
+            party_id=party_id, chat=ChatRef(platform, chat_id), status=LinkStatus(status),
+            is_home=bool(is_home), requested_by=requested_by,
+        ))
+    return [_party(row, chats[row[0]]) for row in rows]
+
+
+def _record(row: tuple[Any, ...]) -> Record:
+    return Record(
+        id=row[0], party_id=row[1], kind=RecordKind(row[2]), platform=row[3], chat_id=row[4],
+        user_id=row[5], display_name=row[6], at=_EPOCH + timedelta(microseconds=row[7]),
+        position=row[8], value=row[9], prompt=row[10], message_id=row[11],
+    )
+
+
+def _action(row: tuple[Any, ...]) -> Action:
+    return Action(
+        id=row[0], party_id=row[1], kind=ActionKind(row[2]), due_at=_dt(row[3]),
+        payload=json.loads(row[4]), status=ActionStatus(row[5]), acquired_by=row[6],
+        acquired_until=_opt_dt(row[7]),
+    )
+
+
+def _sent(row: tuple[Any, ...]) -> SentMessage:
+    return SentMessage(
+        party_id=row[0], chat=ChatRef(row[1], row[2]), message_id=row[3], kind=SentKind(row[4]),
+        prompt=row[5], action_id=row[6],
+    )
+
+
+def record_row(record: Record) -> tuple[Any, ...]:
+    """Return the row SqliteStore writes for a record, refusing one that would fail its batch."""
+    kind = record.kind
+    row = (record.party_id, kind._value_ if type(kind) is RecordKind else RecordKind(kind).value,
+           record.platform, record.chat_id, record.user_id, record.display_name,
+           (record.at - _EPOCH) // _US, record.position, record.value, record.prompt,
+           record.message_id)
+    # Checked here so one caller's bad record fails that caller, not everybody in its batch.
+    if None in row[:7] or row[8] is None:
+        raise ValueError("a record needs party, kind, platform, chat, user, name and value")
+    return row
+
+
+def _with_id(record: Record, row: tuple[Any, ...], record_id: int) -> Record:
+    """Return the record as it now reads back from the database, id included."""
+    at = record.at
+    if at.tzinfo is not UTC:
+        at = _EPOCH + timedelta(microseconds=row[6])
+    kind = record.kind if type(record.kind) is RecordKind else RecordKind(record.kind)
+    position = record.position
+    if position is not None and type(position) is not float:
+        position = float(position)
+    return Record(record.party_id, kind, record.platform, record.chat_id, record.user_id,
+                  record.display_name, at, position, record.value, record.prompt,
+                  record.message_id, record_id)
+
+
+def _insert_many(conn: sqlite3.Connection, table: str, sql: str, rows: list[Any]) -> int:
+    """Insert rows inside the caller's write transaction; return the first new id.
+
+    With the write lock held and no id given, SQLite numbers new rows max(id)+1, +2, … (it only
+    picks other ids once max(id) reaches 2**63-1), so the ids are known without a round trip per
+    row and without building id-carrying copies of the rows; the last id is checked all the same.
+    """
+    first = int(conn.execute(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {table}").fetchone()[0])
+    conn.executemany(sql, rows)
+    last = int(conn.execute("SELECT last_insert_rowid()").fetchone()[0])
+    if last != first + len(rows) - 1:
+        raise RuntimeError(f"{table} ids are not consecutive; nothing was stored")
+    return first
+
+
+class SqliteStore:
+    """`bot.ports.Store` on one SQLite file; use `await SqliteStore.open(path)`."""
+
+    def __init__(self, db: aiosqlite.Connection, path: str, *, max_batch: int,
+                 batch_delay: float) -> None:
+        self._db = db
+        self.path = path
+        self.max_batch = max_batch
+        self.batch_delay = batch_delay
+        self.commit_count = 0
+        self._queue: deque[tuple[tuple[Any, ...], asyncio.Future[int]]] = deque()
+        self._wake = asyncio.Event()
+        self._closing = False
+        self._closed = False
+        self._loop = asyncio.get_running_loop()
+        self._writer = asyncio.create_task(self._write_records(), name="sqlite-group-commit")
+
+    @classmethod
+    async def open(cls, path: str | os.PathLike[str], *, max_batch: int = MAX_BATCH,
+                   batch_delay: float = BATCH_DELAY) -> SqliteStore:
+        """Open (or create) the file, set WAL and the other pragmas, and migrate it."""
+        path = os.fspath(path)
+        db = await _connect(path)
+        try:
+            await _call(db, _apply_migrations)
+        except BaseException:
+            await db.close()
+            raise
+        return cls(db, path, max_batch=max_batch, batch_delay=batch_delay)
+
+    async def migrate(self) -> list[str]:
+        """Apply the migrations this file lacks; return their names."""
+        return await _call(self._db, _apply_migrations)
+
+    async def close(self) -> None:
+        """Write every queued record, then close the file."""
+        if self._closed:
+            return
+        self._closing = True
+        self._wake.set()
+        try:
+            await self._writer
+        finally:
+            self._closed = True
+            await self._db.close()
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run several reads on one snapshot."""
+        def run(conn: sqlite3.Connection) -> T:
+            conn.execute("BEGIN")
+            try:
+                return fn(conn)
+            finally:
+                conn.execute("COMMIT")
+        return await _call(self._db, run)
+
+    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn` in one write transaction; a broken constraint becomes StoreConflict."""
+        def run(conn: sqlite3.Connection) -> T:
+            # IMMEDIATE takes the write lock first, so a transaction that reads then writes
+            # never meets SQLITE_BUSY_SNAPSHOT: busy_timeout covers waiting for the lock.
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            return result
+        try:
+            result = await _call(self._db, run)
+        except sqlite3.IntegrityError as exc:
+            raise StoreConflict(str(exc)) from exc
+        self.commit_count += 1
+        return result
+
+    # parties
+
+    async def create_party(self, party: Party) -> Party:
+        """Insert a party with its home chat (approved); return it with its id."""
+        def run(conn: sqlite3.Connection) -> Party:
+            cursor = conn.execute(
+                f"INSERT INTO parties ({_PARTY_COLUMNS.removeprefix('id, ')})"
+                f" VALUES ({', '.join('?' * 18)})",
+                _party_values(party),
+            )
+            party_id = cursor.lastrowid
+            conn.execute(
+                "INSERT INTO party_chats (party_id, platform, chat_id, status, is_home)"
+                " VALUES (?, ?, ?, ?, 1)",
+                (party_id, party.home.platform, party.home.chat_id, LinkStatus.APPROVED.value),
+            )
+            return _load_parties(conn, "WHERE id = ?", (party_id,))[0]
+        return await self._write(run)
+
+    async def update_party(self, party: Party) -> None:
+        """Save the party's own fields (not its chats)."""
+        assignments = ", ".join(f"{c.strip()} = ?" for c in _PARTY_COLUMNS.split(",")[1:])
+
+        def run(conn: sqlite3.Connection) -> None:
+            cursor = conn.execute(
+                f"UPDATE parties SET {assignments} WHERE id = ?", (*_party_values(party), party.id)
+            )
+            if cursor.rowcount == 0:
+                raise LookupError(f"no party {party.id}")
+        await self._write(run)
+
+    async def get_party(self, party_id: int) -> Party | None:
+        """Return a party with its chats."""
+        found = await self._read(lambda conn: _load_parties(conn, "WHERE id = ?", (party_id,)))
+        return found[0] if found else None
+
+    async def get_party_by_code(self, code: str) -> Party | None:
+        """Return the party with this join code."""
+        found = await self._read(lambda conn: _load_parties(conn, "WHERE code = ?", (code,)))
+        return found[0] if found else None
+
+    async def parties_for_chat(self, chat: ChatRef,
+                               states: frozenset[PartyState]) -> list[Party]:
+        """Return the parties in these states that this chat takes part in (approved), by start."""
+        where = (
+            "WHERE id IN (SELECT party_id FROM party_chats"
+            " WHERE platform = ? AND chat_id = ? AND status = 'approved')"
+            " AND state IN (SELECT value FROM json_each(?)) ORDER BY starts_at, id"
+        )
+        params = (chat.platform, chat.chat_id, json.dumps([PartyState(s).value for s in states]))
+        return await self._read(lambda conn: _load_parties(conn, where, params))
+
+    async def parties_finished_before(self, before: datetime) -> list[Party]:
+        """Return finished or cancelled parties that ended (or, never started, were due) earlier."""
+        where = (
+            "WHERE state IN ('finished', 'cancelled') AND COALESCE(finished_at, starts_at) < ?"
+            " ORDER BY COALESCE(finished_at, starts_at), id"
+        )
+        limit = _us(before)
+        return await self._read(lambda conn: _load_parties(conn, where, (limit,)))
+
+    async def upsert_party_chat(self, link: PartyChat) -> None:
+        """Add a chat to a party or change its link status."""
+        params = (link.party_id, link.chat.platform, link.chat.chat_id,
+                  LinkStatus(link.status).value, int(link.is_home), link.requested_by)
+        await self._write(lambda conn: conn.execute(
+            "INSERT INTO party_chats (party_id, platform, chat_id, status, is_home, requested_by)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (party_id, platform, chat_id) DO UPDATE SET"
+            " status = excluded.status, is_home = excluded.is_home,"
+            " requested_by = excluded.requested_by",
+            params,
+        ))
+
+    async def set_link_status(self, party_id: int, chat: ChatRef, status: LinkStatus) -> None:
+        """Change the status of a linked chat."""
+        def run(conn: sqlite3.Connection) -> None:
+            cursor = conn.execute(
+                "UPDATE party_chats SET status = ? WHERE party_id = ? AND platform = ?"
+                " AND chat_id = ?",
+                (LinkStatus(status).value, party_id, chat.platform, chat.chat_id),
+            )
+            if cursor.rowcount == 0:
+                raise LookupError(f"{chat} is not linked to party {party_id}")
+        await self._write(run)
+
+    # records: group commit
+
+    async def add_record(self, record: Record) -> Record:
+        """Queue a record for the next group commit; return it with its id once committed."""
+        if self._closing:
+            raise RuntimeError("the store is closed")
+        row = record_row(record)
+        future: asyncio.Future[int] = self._loop.create_future()
+        queue = self._queue
+        queue.append((row, future))
+        # Wake the writer when it may be idle (first record) or when a full batch is waiting.
+        if len(queue) == 1 or len(queue) >= self.max_batch:
+            self._wake.set()
+        return _with_id(record, row, await future)
+
+    async def _write_records(self) -> None:
+        """The one writer: commits what is queued, up to max_batch a transaction."""
+        queue, wake, loop = self._queue, self._wake, self._loop
+        # Two batches in flight: while one commits on the connection's thread, the event loop
+        # acknowledges the previous one and gathers the next, so neither side waits for the other.
+        slots = asyncio.Semaphore(PIPELINE)
+        inflight: set[asyncio.Task[None]] = set()
+        idle = True
+        while True:
+            if not queue:
+                if self._closing:
+                    break
+                wake.clear()
+                await wake.wait()
+                idle = True
+                continue
+            if idle and self.batch_delay > 0 and len(queue) < LINGER_BELOW and not self._closing:
+                # A small batch after idling: give other producers a bounded moment to join it
+                # (a full batch cuts it short). A batch that is already large has little to gain
+                # from waiting, and records that queued during a commit have waited already.
+                wake.clear()
+                timer = loop.call_later(self.batch_delay, wake.set)
+                await wake.wait()
+                timer.cancel()
+            idle = False
+            await slots.acquire()
+            batch = [queue.popleft() for _ in range(min(len(queue), self.max_batch))]
+            task = loop.create_task(self._commit_batch(batch, slots))
+            inflight.add(task)
+            task.add_done_callback(inflight.discard)
+        if inflight:
+            await asyncio.gather(*inflight)
+
+    async def _commit_batch(self, batch: list[tuple[tuple[Any, ...], asyncio.Future[int]]],
+                            slots: asyncio.Semaphore) -> None:
+        rows = [row for row, _ in batch]
+        try:
+            first = await self._write(
+                lambda conn: _insert_many(conn, "records", INSERT_RECORD, rows)
+            )
+        except BaseException as exc:
+            log.error("a batch of %d records failed: %s", len(batch), exc)
+            failure = exc if isinstance(exc, Exception) else RuntimeError("the writer stopped")
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(failure)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        finally:
+            slots.release()
+        for record_id, (_, future) in enumerate(batch, first):
+            if not future.done():
+                future.set_result(record_id)
+
+    async def iter_records(self, party_id: int) -> AsyncIterator[Record]:
+        """Stream a party's records in (at, id) order, a page at a time, from one snapshot."""
+        # A connection of its own: the cursor's read snapshot lasts as long as the export, and
+        # the main connection must go on committing records meanwhile.
+        async with aiosqlite.connect(self.path, isolation_level=None) as db:
+            await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            await db.execute("PRAGMA query_only = ON")
+            async with db.execute(
+                f"SELECT {_RECORD_COLUMNS} FROM records WHERE party_id = ? ORDER BY at, id",
+                (party_id,),
+            ) as cursor:
+                while rows := await cursor.fetchmany(PAGE):
+                    for row in rows:
+                        yield _record(tuple(row))
+
+    async def count_records(self, party_id: int) -> int:
+        """Return how many records a party has."""
+        return await _call(self._db, lambda conn: int(conn.execute(
+            "SELECT COUNT(*) FROM records WHERE party_id = ?", (party_id,)
+        ).fetchone()[0]))
+
+    async def delete_user_records(self, chat: ChatRef, user_id: str) -> int:
+        """Delete every record of this user in this chat, across parties; return how many."""
+        return await self._write(lambda conn: conn.execute(
+            "DELETE FROM records WHERE platform = ? AND chat_id = ? AND user_id = ?",
+            (chat.platform, chat.chat_id, user_id),
+        ).rowcount)
+
+    async def delete_party_records(self, party_id: int) -> int:
+        """Delete every record of a party; return how many."""
+        return await self._write(lambda conn: conn.execute(
+            "DELETE FROM records WHERE party_id = ?", (party_id,)
+        ).rowcount)
+
+    async def add_forgotten(self, chat: ChatRef, user_id: str, at: datetime) -> None:
+        """Remember that this user asked to be forgotten; the first request's time is kept."""
+        params = (chat.platform, chat.chat_id, user_id, _us(at))
+        await self._write(lambda conn: conn.execute(
+            "INSERT INTO forgotten (platform, chat_id, user_id, at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
+            params,
+        ))
+
+    async def forgotten(self, chats: list[ChatRef]) -> set[tuple[str, str, str]]:
+        """Return (platform, chat_id, user_id) of users forgotten in these chats."""
+        def run(conn: sqlite3.Connection) -> set[tuple[str, str, str]]:
+            found: set[tuple[str, str, str]] = set()
+            for chat in set(chats):
+                found.update(conn.execute(
+                    "SELECT platform, chat_id, user_id FROM forgotten"
+                    " WHERE platform = ? AND chat_id = ?",
+                    (chat.platform, chat.chat_id),
+                ))
+            return found
+        return await self._read(run)
+
+    # messages the bot posted
+
+    async def add_sent_message(self, sent: SentMessage) -> None:
+        """Remember a message posted for a party; posting the same message again replaces it."""
+        params = (sent.party_id, sent.chat.platform, sent.chat.chat_id, sent.message_id,
+                  SentKind(sent.kind).value, sent.prompt, sent.action_id)
+        await self._write(lambda conn: conn.execute(
+            f"INSERT INTO sent_messages ({_SENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (platform, chat_id, message_id) DO UPDATE SET"
+            " party_id = excluded.party_id, kind = excluded.kind, prompt = excluded.prompt,"
+            " action_id = excluded.action_id",
+            params,
+        ))
+
+    async def find_sent_message(self, chat: ChatRef, message_id: str) -> SentMessage | None:
+        """Return what a posted message was for."""
+        row = await _call(self._db, lambda conn: conn.execute(
+            f"SELECT {_SENT_COLUMNS} FROM sent_messages"
+            " WHERE platform = ? AND chat_id = ? AND message_id = ?",
+            (chat.platform, chat.chat_id, message_id),
+        ).fetchone())
+        return None if row is None else _sent(row)
+
+    async def sent_messages(self, party_id: int, kind: SentKind | None = None) -> list[SentMessage]:
+        """Return a party's posted messages, optionally of one kind, in posting order."""
+        if kind is None:
+            sql = f"SELECT {_SENT_COLUMNS} FROM sent_messages WHERE party_id = ? ORDER BY id"
+            params: tuple[Any, ...] = (party_id,)
+        else:
+            sql = (f"SELECT {_SENT_COLUMNS} FROM sent_messages WHERE party_id = ? AND kind = ?"
+                   " ORDER BY id")
+            params = (party_id, SentKind(kind).value)
+        rows = await _call(self._db, lambda conn: conn.execute(sql, params).fetchall())
+        return [_sent(row) for row in rows]
+
+    async def sent_for_action(self, action_id: int) -> list[SentMessage]:
+        """Return the messages posted for one action."""
+        rows = await _call(self._db, lambda conn: conn.execute(
+            f"SELECT {_SENT_COLUMNS} FROM sent_messages WHERE action_id = ? ORDER BY id",
+            (action_id,),
+        ).fetchall())
+        return [_sent(row) for row in rows]
+
+    # actions
+
+    async def add_actions(self, actions: list[Action]) -> list[Action]:
+        """Store pending actions in one transaction; return copies with ids."""
+        if not actions:
+            return []
+        # This runs for 100,000 actions at a time: locals and a reused encoder keep it lean.
+        encode, epoch, one_us = _encode, _EPOCH, _US
+        rows = []
+        for a in actions:
+            if a.status != ActionStatus.PENDING or a.acquired_until or a.acquired_by:
+                raise ValueError("only pending, unleased actions can be added")
+            rows.append((a.party_id, a.kind, (a.due_at - epoch) // one_us, encode(a.payload)))
+
+        first = await self._write(
+            lambda conn: _insert_many(conn, "actions", _INSERT_ACTION, rows)
+        )
+        return [
+            Action(party_id=a.party_id,
+                   kind=a.kind if type(a.kind) is ActionKind else ActionKind(a.kind),
+                   due_at=a.due_at if a.due_at.tzinfo is UTC else _dt(row[2]),
+                   payload=a.payload, id=action_id)
+            for action_id, (a, row) in enumerate(zip(actions, rows, strict=True), first)
+        ]
+
+    async def next_wakeup(self) -> datetime | None:
+        """Return the earliest instant a pending action can be claimed (due, or lease expiry)."""
+        due, lease = await _call(self._db, lambda conn: conn.execute(_NEXT_WAKEUP).fetchone())
+        times = [t for t in (due, lease) if t is not None]
+        return _dt(min(times)) if times else None
+
+    async def claim_due(self, now: datetime, owner: str, lease_until: datetime,
+                        limit: int) -> list[Action]:
+        """Lease up to `limit` pending actions due by `now`, earliest first, to `owner`.
+
+        A lease ends at `acquired_until` itself, so the instant `next_wakeup` gives is claimable.
+        """
+        if limit <= 0:
+            return []
+        params = {"owner": owner, "until": _us(lease_until), "now": _us(now), "limit": limit}
+        rows = await self._write(lambda conn: conn.execute(_CLAIM, params).fetchall())
+        claimed = [_action(row) for row in rows]
+        claimed.sort(key=lambda a: (a.due_at, a.id))
+        return claimed
+
+    async def finish_actions(self, results: list[tuple[int, ActionStatus]]) -> None:
+        """Mark claimed actions done, skipped or cancelled; their lease is kept as history."""
+        if not results:
+            return
+        params = [(ActionStatus(status).value, action_id) for action_id, status in results]
+        await self._write(lambda conn: conn.executemany(
+            "UPDATE actions SET status = ? WHERE id = ?", params
+        ))
+
+    async def cancel_actions(self, party_id: int, kinds: frozenset[ActionKind]) -> int:
+        """Cancel a party's pending actions of these kinds; return how many."""
+        if not kinds:
+            return 0
+        params = (party_id, json.dumps([ActionKind(k).value for k in kinds]))
+        return await self._write(lambda conn: conn.execute(
+            "UPDATE actions SET status = 'cancelled' WHERE party_id = ? AND status = 'pending'"
+            " AND kind IN (SELECT value FROM json_each(?))",
+            params,
+        ).rowcount)
+
+    async def pending_actions(self, party_id: int) -> list[Action]:
+        """Return a party's pending actions by due time."""
+        rows = await _call(self._db, lambda conn: conn.execute(
+            f"SELECT {_ACTION_COLUMNS} FROM actions WHERE party_id = ? AND status = 'pending'"
+            " ORDER BY due_at, id",
+            (party_id,),
+        ).fetchall())
+        return [_action(row) for row in rows]
+
+    async def release_leases(self) -> int:
+        """Drop every lease of a pending action; return how many."""
+        return await self._write(lambda conn: conn.execute(
+            "UPDATE actions SET acquired_by = NULL, acquired_until = NULL WHERE status = 'pending'"
+            " AND (acquired_until IS NOT NULL OR acquired_by IS NOT NULL)"
+        ).rowcount)
+
+    # chat settings and uploaded guides
+
+    async def get_chat_settings(self, chat: ChatRef) -> ChatSettings:
+        """Return a chat's settings, defaults when it has none stored."""
+        row = await _call(self._db, lambda conn: conn.execute(
+            "SELECT timezone, reminders, creators, retention_days, moderator_role, ping_reminders"
+            " FROM chat_settings WHERE platform = ? AND chat_id = ?",
+            (chat.platform, chat.chat_id),
+        ).fetchone())
+        if row is None:
+            return ChatSettings(chat=chat)
+        return ChatSettings(
+            chat=chat, timezone=row[0], reminders=_seconds_tuple(row[1]),
+            creators=Creators(row[2]), retention_days=row[3], moderator_role=row[4],
+            ping_reminders=bool(row[5]),
+        )
+
+    async def save_chat_settings(self, settings: ChatSettings) -> None:
+        """Store a chat's settings."""
+        params = (settings.chat.platform, settings.chat.chat_id, settings.timezone,
+                  _seconds_text(tuple(settings.reminders)), Creators(settings.creators).value,
+                  settings.retention_days, settings.moderator_role, int(settings.ping_reminders))
+        await self._write(lambda conn: conn.execute(
+            "INSERT INTO chat_settings (platform, chat_id, timezone, reminders, creators,"
+            " retention_days, moderator_role, ping_reminders) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (platform, chat_id) DO UPDATE SET timezone = excluded.timezone,"
+            " reminders = excluded.reminders, creators = excluded.creators,"
+            " retention_days = excluded.retention_days,"
+            " moderator_role = excluded.moderator_role,"
+            " ping_reminders = excluded.ping_reminders",
+            params,
+        ))
+
+    async def save_guide(self, scope: str, name: str, source: str) -> None:
+        """Store an uploaded guide's TOML under its owner, replacing one of the same name."""
+        await self._write(lambda conn: conn.execute(
+            "INSERT INTO guides (scope, name, source) VALUES (?, ?, ?)"
+            " ON CONFLICT (scope, name) DO UPDATE SET source = excluded.source",
+            (scope, name, source),
+        ))
+
+    async def get_guide_source(self, scope: str, name: str) -> str | None:
+        """Return an uploaded guide's TOML."""
+        row = await _call(self._db, lambda conn: conn.execute(
+            "SELECT source FROM guides WHERE scope = ? AND name = ?", (scope, name)
+        ).fetchone())
+        return None if row is None else str(row[0])
+
+    async def list_guides(self, scope: str) -> list[str]:
+        """Return the names of guides uploaded by this owner, sorted."""
+        rows = await _call(self._db, lambda conn: conn.execute(
+            "SELECT name FROM guides WHERE scope = ? ORDER BY name", (scope,)
+        ).fetchall())
+        return [row[0] for row in rows]
+
+    # party log
+
+    async def add_log(self, entry: LogEntry) -> None:
+        """Append to a party's log."""
+        params = (entry.party_id, _us(entry.at), entry.key, _json(entry.params))
+        await self._write(lambda conn: conn.execute(
+            "INSERT INTO party_log (party_id, at, key, params) VALUES (?, ?, ?, ?)", params
+        ))
+
+    async def party_log(self, party_id: int) -> list[LogEntry]:
+        """Return a party's log in the order it was written."""
+        rows = await _call(self._db, lambda conn: conn.execute(
+            "SELECT party_id, at, key, params FROM party_log WHERE party_id = ? ORDER BY id",
+            (party_id,),
+        ).fetchall())
+        return [LogEntry(party_id=r[0], at=_dt(r[1]), key=r[2], params=json.loads(r[3]))
+                for r in rows]

@@ -1,0 +1,86 @@
+"""Backends for the store contract suite: a new backend adds one entry to BACKENDS."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from bot.ports import Store
+from storage.memory import MemoryStore
+from storage.sqlite import SqliteStore
+
+
+@dataclass
+class Backend:
+    """One store implementation under test; `open()` gives a store on the same database."""
+
+    name: str
+    opener: Callable[[], Awaitable[Store]]
+    durable: bool
+    opened: list[Store] = field(default_factory=list)
+
+    async def open(self) -> Store:
+        """Open a store on this backend's database (for SQLite, another connection)."""
+        store = await self.opener()
+        self.opened.append(store)
+        return store
+
+    async def close_all(self) -> None:
+        """Close every store this backend opened."""
+        for store in reversed(self.opened):
+            await store.close()
+        self.opened.clear()
+
+
+def _memory(tmp_path: Path) -> Backend:
+    # Several "connections" to an in-memory database are the one store.
+    shared = MemoryStore()
+
+    async def opener() -> Store:
+        return shared
+
+    return Backend("memory", opener, durable=False)
+
+
+def _sqlite(tmp_path: Path) -> Backend:
+    path = tmp_path / "watchparty.db"
+
+    async def opener() -> Store:
+        return await SqliteStore.open(path)
+
+    return Backend("sqlite", opener, durable=True)
+
+
+BACKENDS: dict[str, Callable[[Path], Backend]] = {"memory": _memory, "sqlite": _sqlite}
+DURABLE = sorted(name for name, make in BACKENDS.items() if make(Path("unused")).durable)
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
+    """Each backend in turn, closing whatever the test opened."""
+    chosen = BACKENDS[request.param](tmp_path)
+    yield chosen
+    await chosen.close_all()
+
+
+@pytest.fixture
+async def store(backend: Backend) -> Store:
+    """A fresh, empty store of each backend."""
+    return await backend.open()
+
+
+@pytest.fixture
+async def sqlite_path(tmp_path: Path) -> Path:
+    """A path for a SQLite file of a test's own."""
+    return tmp_path / "own.db"
+
+
+@pytest.fixture(params=DURABLE)
+async def durable_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    """A store of each backend that keeps its data on disk (for the performance checks)."""
+    chosen = BACKENDS[request.param](tmp_path)
+    yield await chosen.open()
+    await chosen.close_all()

@@ -1,8 +1,8 @@
 """The text syntax of `/watchparty <subcommand> args` (Telegram and the console).
 
 Arguments come in the order of the subcommand's options. If the text contains `|` it is split on
-`|`, otherwise on white space, and the last positional option takes whatever words are left.
-`name=value` sets an option by name.
+`|`, otherwise on white space; then a free-text option (`create`'s time, `start`'s `ready N`)
+takes the words that are left. `name=value` sets an option by name.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ class Spec:
     required: tuple[str, ...]
     build: Callable[[dict[str, str]], c.Command]
     party_first: bool = False
+    rest: str | None = None
 
 
 def _bool(text: str) -> bool:
@@ -37,7 +38,7 @@ def _bool(text: str) -> bool:
 SPECS: dict[str, Spec] = {
     "create": Spec(("title", "when", "guide", "timezone"), ("title", "when"),
                    lambda o: c.CreateParty(o["title"], o["when"], o.get("guide") or None,
-                                           o.get("timezone") or None)),
+                                           o.get("timezone") or None), rest="when"),
     "list": Spec((), (), lambda o: c.ListParties()),
     "info": Spec(("party",), (), lambda o: c.ShowInfo(o.get("party")), party_first=True),
     "now": Spec(("party",), (), lambda o: c.ShowInfo(o.get("party")), party_first=True),
@@ -50,7 +51,7 @@ SPECS: dict[str, Spec] = {
     "link": Spec(("code",), ("code",), lambda o: c.LinkChat(o["code"])),
     "start": Spec(("party", "when"), (),
                   lambda o: c.StartParty(o.get("party"), o.get("when") or "now"),
-                  party_first=True),
+                  party_first=True, rest="when"),
     "pause": Spec(("party",), (), lambda o: c.PauseParty(o.get("party")), party_first=True),
     "resume": Spec(("party",), (), lambda o: c.ResumeParty(o.get("party")), party_first=True),
     "cancel": Spec(("party",), (), lambda o: c.CancelParty(o.get("party")), party_first=True),
@@ -94,6 +95,13 @@ def _fill(sub: str, spec: Spec, text: str) -> dict[str, str]:
     if (spec.party_first and free and free[0] == "party" and positional
             and normalize_code(positional[0]) is None):
         free = free[1:]
+    if spec.rest in free and "|" not in text:
+        # Split on white space, the free-text option takes every word from its place on
+        # ("create Movie tomorrow 8pm"); options after it are given as name=value.
+        cut = free.index(spec.rest)
+        if len(positional) > cut:
+            positional = [*positional[:cut], " ".join(positional[cut:])]
+        free = free[:cut + 1]
     if len(positional) > len(free):
         if not free:
             raise UserError("too_many_arguments", subcommand=sub, options=list(spec.options),

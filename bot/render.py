@@ -462,7 +462,8 @@ ERRORS: dict[str, Any] = {
     "not_allowed": lambda p: f"Only {_who(p)} may {p['action']} here.",
     "time_unreadable": lambda p: (
         f"I couldn't read “{p['text']}” as a time. Try “friday 20:30”, “tomorrow 8pm”, "
-        "“in 45m” or ISO 8601 like 2026-12-01T20:00+01:00."),
+        "“in 45m” or ISO 8601 like 2026-12-01T20:00+01:00. A title with spaces goes before a "
+        "| : /watchparty create The Social Dilemma | friday 20:00"),
     "time_past": lambda p: (
         f"“{p['text']}” is {_when(p)}, which is in the past. Give a time ahead."),
     "time_too_far": lambda p: (

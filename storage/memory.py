@@ -70,7 +70,7 @@ class MemoryStore:
         return self._ids[table]
 
     async def close(self) -> None:
-        """Nothing to flush; later calls still work, as a test may look after closing."""
+        """Nothing to flush; records are refused from now on, as SqliteStore refuses them."""
         self._closed = True
 
     # parties

@@ -189,6 +189,12 @@ def _configure(conn: sqlite3.Connection) -> None:
 
 
 async def _connect(path: str) -> aiosqlite.Connection:
+    folder = os.path.dirname(os.path.abspath(path)) if path != ":memory:" else "."  # noqa: ASYNC240
+    if not os.path.isdir(folder):  # noqa: ASYNC240 - once at start-up, before the loop has work
+        # Checked before aiosqlite starts its thread: a failed connect there leaves the thread
+        # behind, which prints a traceback at exit.
+        raise StoreUnavailable(f"cannot open SQLite database {path!r}: the folder {folder!r} "
+                               "does not exist")
     try:
         db = await aiosqlite.connect(path, isolation_level=None)
     except sqlite3.Error as exc:

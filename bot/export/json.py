@@ -126,11 +126,16 @@ async def write_json(store: Store, party: Party, guide: Guide | None, write: Wri
             await write(("," if count else "") + "\n" + dump(doc, ensure_ascii=False))
         count += 1
     participants = list(ids.people.values())
+    log = [{"at": _iso(entry.at), "event": entry.key, **entry.params}
+           for entry in await store.party_log(party.id)]
     if lines:
         for person in participants:
             await write(dump({"type": "participant", **person}, ensure_ascii=False) + "\n")
+        for entry in log:
+            await write(dump({"type": "log", **entry}, ensure_ascii=False) + "\n")
     else:
-        await write('\n], "participants": ' + dump(participants, ensure_ascii=False) + "}\n")
+        await write('\n], "participants": ' + dump(participants, ensure_ascii=False)
+                    + ', "log": ' + dump(log, ensure_ascii=False) + "}\n")
     return count
 
 

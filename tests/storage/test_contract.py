@@ -716,6 +716,18 @@ async def test_sqlite_group_commit_acknowledges_only_stored_records(sqlite_path:
         await again.close()
 
 
+async def test_sqlite_a_lone_record_waits_only_the_bounded_delay(sqlite_path: Path) -> None:
+    store = await SqliteStore.open(sqlite_path, batch_delay=0.002)
+    try:
+        created = await store.create_party(party())
+        started = time.perf_counter()
+        stored = await store.add_record(record(created.id))
+        assert time.perf_counter() - started < 0.5
+        assert stored.id is not None
+    finally:
+        await store.close()
+
+
 async def test_sqlite_failed_batch_fails_every_record_in_it(sqlite_path: Path) -> None:
     store = await SqliteStore.open(sqlite_path)
     try:

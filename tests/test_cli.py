@@ -1,0 +1,97 @@
+"""The command line as a user runs it: one clear line and a non-zero status on bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+GUIDES = ROOT / "bot" / "guides"
+
+
+def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
+        stdin: str = "") -> subprocess.CompletedProcess[str]:
+    """Run `python -m bot …` with a clean environment."""
+    base = {k: v for k, v in os.environ.items()
+            if not k.startswith(("DISCORD_", "TELEGRAM_", "DATABASE_", "GUIDES_"))}
+    base["PYTHONPATH"] = str(ROOT)
+    base.update(env or {})
+    return subprocess.run([sys.executable, "-m", "bot", *args], capture_output=True, text=True,
+                          env=base, cwd=cwd or ROOT, input=stdin, timeout=60, check=False)
+
+
+def test_guide_check_prints_prompt_times() -> None:
+    result = run("guide", "check", str(GUIDES / "social-dilemma.toml"))
+    assert result.returncode == 0, result.stderr
+    assert "The Social Dilemma (social-dilemma) — runtime 1:34:00" in result.stdout
+    assert "prompts at 0:12:00" in result.stdout and "OK: the guide is valid." in result.stdout
+
+
+def test_guide_check_names_the_field_and_problem(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('title = "X"\nruntime = "1h34"\n[[chapters]]\ntitle = "A"\n'
+                   'ends_at = "0:10:00"\nquestion = ["Why?"]\n')
+    result = run("guide", "check", str(bad))
+    assert result.returncode == 1
+    assert 'runtime: "1h34" is not a time' in result.stdout
+    assert 'chapters[1].question: unknown field; did you mean "questions"?' in result.stdout
+
+
+def test_bad_token_is_one_clear_line(tmp_path: Path) -> None:
+    result = run("migrate", env={"DISCORD_TOKEN": "not-a-token",
+                                 "DATABASE_URL": f"sqlite:///{tmp_path}/x.db"})
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "watchparty: DISCORD_TOKEN: DISCORD_TOKEN does not look like a bot token (three "
+        "dot-separated parts, from the Developer Portal's Bot page)"]
+    assert "not-a-token" not in result.stderr
+
+
+def test_unknown_database_scheme(tmp_path: Path) -> None:
+    result = run("migrate", env={"DATABASE_URL": "mysql://localhost/x"})
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "DATABASE_URL scheme 'mysql' is not supported" in result.stderr
+
+
+def test_unreachable_database(tmp_path: Path) -> None:
+    result = run("migrate", env={"DATABASE_URL": f"sqlite:///{tmp_path}/missing/dir/x.db"})
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert result.stderr.startswith("watchparty: DATABASE_URL:")
+
+
+def test_migrate_then_export_unknown_and_known_party(tmp_path: Path) -> None:
+    db = {"DATABASE_URL": f"sqlite:///{tmp_path}/wp.db"}
+    result = run("migrate", env=db)
+    assert result.returncode == 0 and "up to date" in result.stdout
+    result = run("export", "K7Q2MX", env=db)
+    assert result.returncode == 1 and "No party has the code “K7Q2MX”." in result.stderr
+    result = run("export", "nope!", env=db)
+    assert result.returncode == 2 and "isn't a join code" in result.stderr
+    # A party made in the console (speed 1, same file) exports as JSON and as JSON Lines.
+    console = run("console", env=db, cwd=tmp_path, stdin=(
+        "/watchparty create Family night | in 2 hours | social-dilemma\n1\n"))
+    assert console.returncode == 0, console.stderr
+    code = next(w.strip("`.") for w in console.stdout.split() if len(w.strip("`.")) == 6
+                and w.strip("`.").isupper() and w.startswith("`"))
+    out = tmp_path / "log.json"
+    result = run("export", code, "-o", str(out), env=db)
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(out.read_text())
+    assert doc["party"]["title"] == "Family night"
+    assert [r["kind"] for r in doc["records"]] == ["rsvp"]
+    lines = run("export", code, "--anonymize", env=db)
+    rows = [json.loads(line) for line in lines.stdout.splitlines()]
+    assert rows[0]["type"] == "header" and rows[-1]["type"] == "participant"
+    assert os.environ.get("USER", "root") not in lines.stdout.replace("watchparty", "")
+
+
+def test_tokens_without_their_adapter_say_so(tmp_path: Path) -> None:
+    token = "1234567:" + "A" * 35
+    result = run(env={"TELEGRAM_TOKEN": token, "DATABASE_URL": f"sqlite:///{tmp_path}/x.db"})
+    assert result.returncode == 2
+    assert token not in result.stderr and "Telegram" in result.stderr

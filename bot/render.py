@@ -37,6 +37,12 @@ def local_time(at: datetime, zone: str) -> str:
     return f"{local:%a %d %b %Y, %H:%M} {local.tzname()}"
 
 
+def clock_time(at: datetime, zone: str) -> str:
+    """Write the time of day of an instant in a zone, to the second, e.g. `20:00:00 CET`."""
+    local = at.astimezone(ZoneInfo(zone))
+    return f"{local:%H:%M:%S} {local.tzname()}"
+
+
 def relative(at: datetime, now: datetime) -> str:
     """Write how far an instant is from now, e.g. `in 45 minutes` or `3 hours ago`."""
     seconds = (at - now).total_seconds()
@@ -182,7 +188,7 @@ def reminder(party: Party, zone: str, now: datetime, mentions: tuple[str, ...]) 
 def countdown(party: Party, zone: str) -> Message:
     """The one countdown message; its relative timestamp counts down by itself."""
     return _msg(Text("⏱ "), Bold(party.title), Text(": GO at "),
-                Timestamp(party.starts_at, TimeStyle.TIME, local_time(party.starts_at, zone)),
+                Timestamp(party.starts_at, TimeStyle.TIME, clock_time(party.starts_at, zone)),
                 Text(" — "), Timestamp(party.starts_at, TimeStyle.RELATIVE, "in a few seconds"),
                 Text(". Film paused at 0:00, finger on play."))
 

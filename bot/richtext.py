@@ -40,7 +40,7 @@ class TimeStyle(StrEnum):
 
     FULL = "F"
     RELATIVE = "R"
-    TIME = "t"
+    TIME = "T"
 
 
 @dataclass(frozen=True, slots=True)

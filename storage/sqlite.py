@@ -195,9 +195,13 @@ async def _connect(path: str) -> aiosqlite.Connection:
         # behind, which prints a traceback at exit.
         raise StoreUnavailable(f"cannot open SQLite database {path!r}: the folder {folder!r} "
                                "does not exist")
+    connection = aiosqlite.connect(path, isolation_level=None)
     try:
-        db = await aiosqlite.connect(path, isolation_level=None)
+        db = await connection
     except sqlite3.Error as exc:
+        # aiosqlite stops its thread after a failed connect without waiting for it; wait here,
+        # so the thread never reports back to an event loop that has closed meanwhile.
+        await asyncio.to_thread(connection._thread.join, 5.0)
         raise StoreUnavailable(
             f"cannot open SQLite database {path!r}: {exc} (does its folder exist, is it writable?)"
         ) from exc

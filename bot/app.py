@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import signal
 import sys
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TextIO
+from typing import Protocol, TextIO
 
 from adapters.console.chat import ConsoleChat, ConsoleGateway, is_tty, start_reader
 from bot.clock import ScaledClock, SystemClock
@@ -129,13 +130,51 @@ async def run_console(settings: Settings, speed: float = 1.0, stdin: TextIO | No
         chat.say("Bye. Scheduled parties stay stored; they go on when the bot runs again.")
 
 
+class PlatformAdapter(Protocol):
+    """What the composition root needs of a platform adapter (Discord, Telegram)."""
+
+    platform: str
+    gateway: ChatGateway
+    limits: RateLimits
+
+    async def run(self, core: WatchParty, stop: asyncio.Event) -> None:
+        """Connect, serve events into the core until `stop` is set, then disconnect."""
+        ...
+
+
+def platform_adapters(settings: Settings) -> list[PlatformAdapter]:
+    """Build an adapter for every platform whose token is set."""
+    adapters: list[PlatformAdapter] = []
+    for name, token in (("discord", settings.discord_token),
+                        ("telegram", settings.telegram_token)):
+        if not token:
+            continue
+        try:
+            module = importlib.import_module(f"adapters.{name}")
+        except ImportError as err:
+            raise ConfigurationError(f"{name.upper()}_TOKEN is set, but this build has no "
+                                     f"{name.title()} adapter; unset it to use the "
+                                     "console") from err
+        adapters.append(module.create_adapter(settings))
+    return adapters
+
+
 async def run_bot(settings: Settings) -> None:
-    """Run every adapter whose token is set; with none, the console."""
-    platforms = [name for name, token in (("Discord", settings.discord_token),
-                                          ("Telegram", settings.telegram_token)) if token]
-    if not platforms:
+    """Run every adapter whose token is set, in one process and one loop; with none, the console."""
+    adapters = platform_adapters(settings)
+    if not adapters:
         await run_console(settings)
         return
-    raise ConfigurationError(
-        f"{' and '.join(platforms)} token set, but this build has no {platforms[0]} adapter "
-        "yet; unset it to use the console")
+    store = await open_configured_store(settings)
+    clock = SystemClock()
+    runtime = await build(settings, store, clock,
+                          {a.platform: (a.gateway, a.limits) for a in adapters})
+    stop = asyncio.Event()
+    _install_signals(stop)
+    await runtime.start()
+    try:
+        async with asyncio.TaskGroup() as group:
+            for adapter in adapters:
+                group.create_task(adapter.run(runtime.core, stop), name=adapter.platform)
+    finally:
+        await runtime.stop()

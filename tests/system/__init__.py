@@ -1,0 +1,1 @@
+"""System tests: the bot as a real subprocess, driven through its console."""

@@ -76,6 +76,7 @@ class Memory:
 
     def __init__(self) -> None:
         self.peaks: dict[str, float] = {}
+        self.starts: dict[str, float] = {}
         self.baseline = self.rss()
         self._resettable = self._reset()
 
@@ -96,9 +97,10 @@ class Memory:
         except OSError:
             return False
 
-    def begin(self) -> None:
+    def begin(self, phase: str) -> None:
         """Start a phase: its peak counts from the RSS now."""
         self._resettable = self._reset()
+        self.starts[phase] = round(self.rss(), 1)
 
     def end(self, phase: str) -> float:
         """End a phase; return and keep its peak RSS in MB."""
@@ -112,7 +114,7 @@ class Memory:
     def report(self) -> dict[str, Any]:
         """The figures for the JSON result."""
         return {"rss_baseline_mb": round(self.baseline, 1), "rss_peaks_mb": self.peaks,
-                "rss_per_phase": self._resettable}
+                "rss_starts_mb": self.starts, "rss_per_phase": self._resettable}
 
 
 # inputs
@@ -248,7 +250,7 @@ async def ours_schedule(args: argparse.Namespace) -> dict[str, Any]:
     ]
     del groups
     gc.collect()
-    memory.begin()
+    memory.begin("schedule")
     cpu = cpu_seconds()
     began = time.perf_counter()
     if args.per_party:
@@ -280,7 +282,7 @@ async def ours_run(args: argparse.Namespace) -> dict[str, Any]:
     """Process 2, the restart: reopen the file, find the next due action, fire them all."""
     memory = Memory()
     clock = SystemClock()
-    memory.begin()
+    memory.begin("reload")
     began = time.perf_counter()
     store = await SqliteStore.open(args.db)
     opened = time.perf_counter()
@@ -301,7 +303,7 @@ async def ours_run(args: argparse.Namespace) -> dict[str, Any]:
 
     scheduler = Scheduler(store, clock, fire, batch=args.batch)
     commits = store.commit_count
-    memory.begin()
+    memory.begin("fire")
     cpu = cpu_seconds()
     scheduler.start()
     await log.wait(args.window_end + args.grace)
@@ -399,13 +401,13 @@ async def aps_memory(args: argparse.Namespace) -> dict[str, Any]:
     scheduler = _aps_scheduler(MemoryJobStore())
     scheduler.start(paused=True)
     gc.collect()
-    memory.begin()
+    memory.begin("schedule")
     elapsed, cpu = _add_jobs(scheduler, jobs)
     memory.end("schedule")
     count = len(jobs)
     del jobs
     margin = (start - datetime.now(UTC)).total_seconds()
-    memory.begin()
+    memory.begin("fire")
     cpu_fire = cpu_seconds()
     scheduler.resume()
     await log.wait(start.timestamp() + args.spread + args.grace)
@@ -431,7 +433,7 @@ async def aps_sql_schedule(args: argparse.Namespace) -> dict[str, Any]:
     scheduler = _aps_scheduler(SQLAlchemyJobStore(engine=_aps_engine(args.db)))
     scheduler.start(paused=True)
     gc.collect()
-    memory.begin()
+    memory.begin("schedule")
     elapsed, cpu = _add_jobs(scheduler, jobs)
     memory.end("schedule")
     scheduler.shutdown(wait=False)
@@ -450,7 +452,7 @@ async def aps_sql_run(args: argparse.Namespace) -> dict[str, Any]:
 
     memory = Memory()
     log = _LOGS["fire"] = FireLog(args.last_id + 1, args.last_id - args.first_id + 1)
-    memory.begin()
+    memory.begin("reload")
     began = time.perf_counter()
     jobstore = SQLAlchemyJobStore(engine=_aps_engine(args.db))
     scheduler = _aps_scheduler(jobstore)
@@ -461,7 +463,7 @@ async def aps_sql_run(args: argparse.Namespace) -> dict[str, Any]:
     memory.end("reload")
     assert wakeup is not None, "the reopened file has jobs"
     margin = (wakeup - datetime.now(UTC)).total_seconds()
-    memory.begin()
+    memory.begin("fire")
     cpu = cpu_seconds()
     scheduler.resume()
     await log.wait(args.window_end + args.grace)
@@ -628,8 +630,9 @@ def table(results: dict[str, dict[str, Any]]) -> list[str]:
 def notes(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> list[str]:
     """The details behind the table."""
     out = [
-        f"window: due times uniform over {args.spread:g} s, starting lead s after scheduling "
-        f"began; {args.actions:,} actions of {args.parties:,} parties; seed {args.seed}; "
+        f"window: due times uniform over {args.spread:g} s, starting `lead` s (per variant) "
+        f"after scheduling began; {args.actions:,} actions of {args.parties:,} parties; "
+        f"seed {args.seed}; "
         f"grace {args.grace:g} s after the window",
     ]
     for variant, r in results.items():
@@ -658,10 +661,12 @@ def notes(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> list[
             parts.append(f"read all {read_all['read_all_count']:,} back: "
                          f"{read_all['read_all_s']:.3f} s, peak RSS "
                          f"{peak(read_all, 'read_all'):.0f} MB")
-        base = [f"{sched['rss_baseline_mb']:.0f}"]
-        if run and run is not sched:
-            base.append(f"{run['rss_baseline_mb']:.0f}")
-        parts.append(f"RSS after imports {' / '.join(base)} MB")
+        rss = [f"after imports {sched['rss_baseline_mb']:.0f}"]
+        for result in (sched, run) if run and run is not sched else (sched,):
+            rss += [f"{phase} {result['rss_starts_mb'][phase]:.0f} -> {top:.0f}"
+                    for phase, top in result["rss_peaks_mb"].items()
+                    if phase in result["rss_starts_mb"]]
+        parts.append("RSS MB at start -> peak of each phase: " + ", ".join(rss))
         if "db_mb" in sched:
             parts.append(f"file {sched['db_mb']} MB")
         parts.append(f"wall {r['wall_s']:.0f} s")

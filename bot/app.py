@@ -44,11 +44,15 @@ class Runtime:
         await self.outbox.start()
         self.scheduler.start()
 
-    async def stop(self) -> None:
-        """Stop cleanly: fired actions finish, posts are delivered, the store is flushed."""
+    async def quiesce(self) -> None:
+        """Stop firing and deliver what is queued (up to 5 s), while adapters are still online."""
         await self.scheduler.stop()
         await self.core.drain()
         await self.outbox.stop(drain_seconds=5.0)
+
+    async def stop(self) -> None:
+        """Stop cleanly: fired actions finish, posts are delivered, the store is flushed."""
+        await self.quiesce()
         await self.store.close()
 
 
@@ -78,12 +82,18 @@ def guide_library(settings: Settings) -> GuideLibrary:
 
 
 async def build(settings: Settings, store: Store, clock: Clock,
-                gateways: dict[str, tuple[ChatGateway, RateLimits]]) -> Runtime:
-    """Wire the core for a set of gateways."""
+                gateways: dict[str, tuple[ChatGateway, RateLimits]],
+                speed: float = 1.0) -> Runtime:
+    """Wire the core for a set of gateways; `speed` is how much faster than real time `clock` runs.
+
+    Lateness limits are real-time limits: on a clock sixty times faster, a 0.3 s hiccup is 18
+    seconds of film time and must not be called "the bot was offline".
+    """
     outbox = Outbox(clock, {name: gw for name, (gw, _) in gateways.items()},
                     {name: limits for name, (_, limits) in gateways.items()})
     config = CoreConfig(default_timezone=settings.default_timezone,
-                        grace=timedelta(seconds=settings.grace_period_seconds),
+                        grace=timedelta(seconds=settings.grace_period_seconds * speed),
+                        late_note_after=timedelta(seconds=15 * speed),
                         countdown=timedelta(seconds=settings.countdown_seconds),
                         ready_check=timedelta(seconds=settings.ready_check_seconds))
     core = WatchParty(store, clock, outbox, guide_library(settings), config)
@@ -113,7 +123,7 @@ async def run_console(settings: Settings, speed: float = 1.0, stdin: TextIO | No
         clock = SystemClock()
     store = await open_configured_store(settings)
     gateway = ConsoleGateway(stdout, clock, settings.default_timezone, color=is_tty(stdout))
-    runtime = await build(settings, store, clock, {"console": (gateway, UNLIMITED)})
+    runtime = await build(settings, store, clock, {"console": (gateway, UNLIMITED)}, speed)
     chat = ConsoleChat(runtime.core, gateway, clock, stdout)
     if speed != 1.0:
         chat.say(f"Rehearsal at {speed:g}× speed: the film clock runs {speed:g} times faster "
@@ -171,10 +181,39 @@ async def run_bot(settings: Settings) -> None:
                           {a.platform: (a.gateway, a.limits) for a in adapters})
     stop = asyncio.Event()
     _install_signals(stop)
+    # Adapters disconnect only after the outbox has delivered what was queued and fired actions
+    # have posted: their connections are how those messages leave.
+    disconnect = asyncio.Event()
+
+    async def wind_down() -> None:
+        await stop.wait()
+        await runtime.quiesce()
+        disconnect.set()
+
     await runtime.start()
     try:
         async with asyncio.TaskGroup() as group:
-            for adapter in adapters:
-                group.create_task(adapter.run(runtime.core, stop), name=adapter.platform)
+            winding = group.create_task(wind_down(), name="wind-down")
+            running = [group.create_task(adapter.run(runtime.core, disconnect),
+                                         name=adapter.platform) for adapter in adapters]
+            await asyncio.wait(running)
+            winding.cancel()  # every adapter ended on its own: nothing left to wait for
+    except BaseExceptionGroup as group:
+        config = _configuration_error(group)
+        if config is not None:
+            raise config from None
+        raise
     finally:
         await runtime.stop()
+
+
+def _configuration_error(group: BaseExceptionGroup[BaseException]) -> ConfigurationError | None:
+    """The bad configuration an adapter found while connecting (a refused token), if any."""
+    for exc in group.exceptions:
+        if isinstance(exc, ConfigurationError):
+            return exc
+        if isinstance(exc, BaseExceptionGroup):
+            found = _configuration_error(exc)
+            if found is not None:
+                return found
+    return None

@@ -14,14 +14,13 @@ from pydantic import ValidationError
 
 from bot import app, render
 from bot.errors import UserError
-from bot.export.json import write_json
+from bot.export import FORMATS, write_export
 from bot.guide import read_guide_file
 from bot.party import normalize_code
 from bot.settings import Settings
 
 log = logging.getLogger("bot")
 
-EXPORT_FORMATS = ("json", "jsonl")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,8 +36,9 @@ def _parser() -> argparse.ArgumentParser:
                          help="run the film clock N times faster (a rehearsal; nothing saved)")
     export = sub.add_parser("export", help="write a party's discussion log")
     export.add_argument("code", help="the party's join code, e.g. K7Q2MX")
-    export.add_argument("--format", default="json", choices=EXPORT_FORMATS,
-                        help="json (one document; JSON Lines when writing to a pipe or .jsonl)")
+    export.add_argument("--format", choices=list(FORMATS),
+                        help="json (one document; JSON Lines to a pipe or a .jsonl file), jsonl, "
+                             "csv, md or html; without it, taken from the -o file's extension")
     export.add_argument("--anonymize", action="store_true",
                         help="replace people with Participant 1..N")
     export.add_argument("-o", "--output", help="file to write (stdout without it)")
@@ -76,9 +76,24 @@ def guide_check(path: Path, out: TextIO) -> int:
     return 0
 
 
-async def export(settings: Settings, code: str, fmt: str, anonymize: bool,
+def export_format(fmt: str | None, output: str | None, to_terminal: bool) -> str:
+    """The format to write: the one asked for, else the output file's extension, else JSON.
+
+    JSON becomes JSON Lines when written to a `.jsonl` file or to a pipe.
+    """
+    suffix = Path(output).suffix.lower().lstrip(".") if output else ""
+    if fmt is None:
+        fmt = {"htm": "html", "markdown": "md"}.get(suffix, suffix)
+        if fmt not in FORMATS:
+            fmt = "json"
+    if fmt == "json" and (suffix == "jsonl" or (output is None and not to_terminal)):
+        return "jsonl"
+    return fmt
+
+
+async def export(settings: Settings, code: str, fmt: str | None, anonymize: bool,
                  output: str | None) -> int:
-    """Write a party's export to a file or stdout."""
+    """Write a party's export to a file or stdout, streamed record by record."""
     normalized = normalize_code(code)
     if normalized is None:
         print(render.error(UserError("code_invalid", code=code)).plain(), file=sys.stderr)
@@ -95,27 +110,28 @@ async def export(settings: Settings, code: str, fmt: str, anonymize: bool,
 
             source = await store.get_guide_source(f"party:{party.id}", party.guide_name)
             guide = Guide.model_validate_json(source) if source else None
-        lines = fmt == "jsonl" or (output is not None and output.endswith(".jsonl")) or (
-            output is None and not sys.stdout.isatty())
+        fmt = export_format(fmt, output, sys.stdout.isatty())
         from bot.clock import SystemClock
 
         now = SystemClock().now()
         if output is None:
-            async def write_out(text: str) -> None:
-                sys.stdout.write(text)
+            stdout = sys.stdout.buffer
 
-            await write_json(store, party, guide, write_out, anonymize=anonymize, now=now,
-                             lines=lines)
-            sys.stdout.flush()
+            async def write_out(text: str) -> None:
+                stdout.write(text.encode("utf-8"))
+
+            await write_export(store, party, guide, fmt, write_out, anonymize=anonymize, now=now)
+            stdout.flush()
         else:
-            # The CLI runs nothing else on its loop, so plain file writes block no one.
-            with open(output, "w", encoding="utf-8") as fh:  # noqa: ASYNC230
+            # The CLI runs nothing else on its loop, so plain file writes block no one. No
+            # newline translation: CSV writes its own CRLF, the other formats LF.
+            with open(output, "w", encoding="utf-8", newline="") as fh:  # noqa: ASYNC230
                 async def write_file(text: str) -> None:
                     fh.write(text)
 
-                count = await write_json(store, party, guide, write_file, anonymize=anonymize,
-                                         now=now, lines=lines)
-            print(f"wrote {count} records to {output}", file=sys.stderr)
+                count = await write_export(store, party, guide, fmt, write_file,
+                                           anonymize=anonymize, now=now)
+            print(f"wrote {count} records to {output} ({fmt})", file=sys.stderr)
         return 0
     finally:
         await store.close()

@@ -10,11 +10,17 @@ from bot.richtext import Message
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    """Where a command came from; `scope` owns uploaded guides (a chat, or a whole server)."""
+    """Where a command came from; `scope` owns uploaded guides (a chat, or a whole server).
+
+    `event` names the inbound platform event (a Telegram update, say) when the platform may
+    deliver it again after a crash: what the command records carries it, so a redelivered event
+    is not recorded twice.
+    """
 
     chat: ChatRef
     actor: Actor
     scope: str
+    event: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +179,14 @@ class RecordReaction:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordReactionCount:
+    """The totals of anonymous reactions on a message (no user known): `(emoji, total)` pairs."""
+
+    message_id: str
+    counts: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class RecordPollVote:
     """A vote in a guide's poll; an empty `options` is a retracted vote."""
 
@@ -183,7 +197,7 @@ class RecordPollVote:
 Command = (CreateParty | ListParties | ShowInfo | SetRsvp | MarkReady | LinkChat | DecideLink
            | StartParty | PauseParty | ResumeParty | CancelParty | ListGuides | ShowGuide
            | UploadGuide | Export | ChangeSettings | ShowPrivacy | ForgetMe | ShowHelp
-           | RecordAnswer | RecordReaction | RecordPollVote)
+           | RecordAnswer | RecordReaction | RecordReactionCount | RecordPollVote)
 
 
 @dataclass(frozen=True, slots=True)

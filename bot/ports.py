@@ -139,7 +139,11 @@ class Store(Protocol):
 
     # records
     async def add_record(self, record: Record) -> Record:
-        """Store a record; return only once it is durable (group commit), with its id."""
+        """Store a record; return only once it is durable (group commit), with its id.
+
+        A record whose `event` is set and already stored for the same party is not stored
+        again: the stored record's id is returned (a redelivered platform event).
+        """
         ...
 
     def iter_records(self, party_id: int) -> AsyncIterator[Record]:
@@ -181,6 +185,25 @@ class Store(Protocol):
 
     async def sent_for_action(self, action_id: int) -> list[SentMessage]:
         """Return the messages posted for one action (so a re-fired action skips those chats)."""
+        ...
+
+    # platform names for posted messages
+    async def save_message_ref(self, platform: str, ref: str, chat: ChatRef,
+                               message_id: str) -> None:
+        """Remember a platform's own name for a posted message (a Telegram poll id, say)."""
+        ...
+
+    async def find_message_ref(self, platform: str, ref: str) -> tuple[ChatRef, str] | None:
+        """Return the chat and message id a platform name was saved for."""
+        ...
+
+    async def move_chat(self, old: ChatRef, new: ChatRef) -> None:
+        """Give everything stored under chat `old` to chat `new` (a group that changed its id).
+
+        Party links and home chats, settings, posted messages and their platform names, records,
+        forget-me requests and the guides uploaded with `old` as their scope all follow; where
+        `new` already has an entry of its own (a settings row, say), that one is kept.
+        """
         ...
 
     # actions

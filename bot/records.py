@@ -31,7 +31,9 @@ class Record:
     """One fact: who, where, when (UTC and film position), what, and about which message.
 
     `prompt` names the prompt it concerns as `chapter.question` (1-based), when it concerns one;
-    `message_id` is the platform message it concerns (a reaction's target), when there is one.
+    `message_id` is the platform message it concerns (a reaction's target), when there is one;
+    `event` names the inbound event that produced it, when the platform may deliver that event
+    again: a store keeps one record per party and event.
     """
 
     party_id: int
@@ -46,3 +48,4 @@ class Record:
     prompt: str | None = None
     message_id: str | None = None
     id: int | None = None
+    event: str | None = None

@@ -104,7 +104,12 @@ def announcement(party: Party, guide: Guide | None, tally: Any, zone: str,
               Italic(PRIVACY_LINE)]
     rows = (rsvp_buttons(party),) if party.state in (PartyState.SCHEDULED,
                                                      PartyState.COUNTING_DOWN) else ()
-    return _msg(*spans, buttons_=rows, title=party.title)
+    # What an adapter may mirror elsewhere (Discord keeps a scheduled event in step).
+    facts = {"party.code": party.code, "party.state": party.state.value,
+             "party.starts_at": party.starts_at.isoformat()}
+    if guide is not None:
+        facts["party.runtime_seconds"] = str(guide.runtime_seconds)
+    return Message(tuple(spans), rows, title=party.title, extra=facts)
 
 
 def created(party: Party, guide: Guide | None, zone: str) -> Message:
@@ -233,6 +238,11 @@ def cancelled(party: Party, by: str) -> Message:
                 Text("."))
 
 
+# How to answer a prompt; an adapter whose platform answers otherwise (Discord's Answer button
+# and modal) replaces this span.
+ANSWER_HINT = "Reply to this message to answer."
+
+
 def prompt(party: Party, guide: Guide, chapter: int, number: int, question: str,
            answer_data: str) -> Message:
     """One discussion question at the end of a chapter."""
@@ -240,7 +250,7 @@ def prompt(party: Party, guide: Guide, chapter: int, number: int, question: str,
     return _msg(Text(f"💬 Chapter {chapter} of {len(guide.chapters)} — "), Bold(ch.title),
                 Text(f" (ends {format_position(ch.ends_at_seconds)})\n"),
                 Bold(f"Q{number}. "), Text(question), Text("\n"),
-                Italic("Reply to this message to answer."),
+                Italic(ANSWER_HINT),
                 buttons_=((Button("Answer", answer_data),),))
 
 
@@ -367,6 +377,20 @@ def export_ready(party: Party, fmt: str, anonymized: bool) -> Message:
     return _msg(Text("Discussion log of "), Bold(party.title), Text(f" ({fmt}{extra})."))
 
 
+def file_size(size: int) -> str:
+    """Write a number of bytes as people read it, e.g. `23.4 MB` (1 MB = 1,048,576 bytes)."""
+    if size < 1024 * 1024:
+        return f"{max(1, round(size / 1024))} KB"
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+def export_zipped(size: int, zipped: int, limit: int) -> Message:
+    """Added to an export's caption when it had to be zipped to fit the upload limit."""
+    return _msg(Text(f"\nThe file was {file_size(size)}, more than the {file_size(limit)} "
+                     f"this chat accepts, so it is zipped ({file_size(zipped)}): open the .zip "
+                     "to get it."))
+
+
 def settings_view(settings: ChatSettings, default_zone: str, changed: bool) -> Message:
     """`/watchparty settings`."""
     reminders = ", ".join(_duration(r) for r in settings.reminders) or "none"
@@ -424,7 +448,7 @@ HELP_LINES = [
     ("pause · resume · cancel [CODE]", "host or moderator"),
     ("link CODE", "join another chat's party from this chat (moderator)"),
     ("guide list · guide show NAME · guide upload", "discussion guides"),
-    ("export CODE | json | anonymize=yes", "the discussion log (moderator)"),
+    ("export CODE | json·csv·md·html | anonymize=yes", "the discussion log (moderator)"),
     ("settings timezone=… reminders=15m,1m creators=anyone retention_days=365", "moderator"),
     ("privacy · forget-me", "what is recorded; delete yours"),
 ]
@@ -523,6 +547,11 @@ ERRORS: dict[str, Any] = {
     "export_format_unknown": lambda p: (
         f"“{p['format']}” isn't an export format here. Available: "
         f"{', '.join(p['known'])}."),
+    "export_too_large": lambda p: (
+        f"The export {p['filename']} is {file_size(p['size'])}, and still "
+        f"{file_size(p['zipped'])} zipped: more than the {file_size(p['limit'])} this chat "
+        "accepts. Try the csv format (the smallest), or ask the bot's operator to run "
+        "python -m bot export CODE --format html -o FILE."),
     "export_not_linked": lambda p: (
         f"Party {p['code']} isn't linked to this chat, so it can't be exported from here."),
     "creators_invalid": lambda p: (

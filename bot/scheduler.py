@@ -15,6 +15,8 @@ from bot.ports import Clock, Store
 
 log = logging.getLogger(__name__)
 
+LOOKAHEAD = timedelta(seconds=0.05)
+
 Fire = Callable[[Action, datetime], Awaitable[ActionStatus]]
 
 
@@ -46,6 +48,7 @@ class Scheduler:
         self._inflight: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(max_concurrent)
         self._task: asyncio.Task[None] | None = None
+        self._long_sleep = True
 
     async def schedule(self, actions: list[Action]) -> list[Action]:
         """Store actions and wake the timer so an earlier one is not slept past."""
@@ -81,20 +84,26 @@ class Scheduler:
                 # while its lease runs.
                 await self._slots.acquire()
                 self._slots.release()
-                claimed = await self._store.claim_due(now, self.owner, now + self._lease,
+                # Claim a little ahead and let each task sleep to its instant: waking the loop,
+                # claiming and starting a task costs more than the lateness we aim for.
+                horizon = now + LOOKAHEAD
+                claimed = await self._store.claim_due(horizon, self.owner, now + self._lease,
                                                       self._batch)
-                if claimed:
-                    for action in claimed:
-                        await self._slots.acquire()
-                        task = asyncio.create_task(self._run_one(action))
-                        self._inflight.add(task)
-                        task.add_done_callback(self._inflight.discard)
+                for action in claimed:
+                    await self._slots.acquire()
+                    task = asyncio.create_task(self._run_one(action))
+                    self._inflight.add(task)
+                    task.add_done_callback(self._inflight.discard)
+                if len(claimed) >= self._batch:
                     continue
                 wakeup = await self._store.next_wakeup()
-                delay = None if wakeup is None else (wakeup - self._clock.now()).total_seconds()
-                if delay is not None and delay <= 0:
-                    # Due but not claimable yet (another process holds it): look again soon.
+                if wakeup is None:
+                    delay = None
+                elif wakeup <= horizon:
+                    # Due but not claimed: another process holds its lease. Look again soon.
                     delay = 0.05
+                else:
+                    delay = max(0.0, (wakeup - LOOKAHEAD / 2 - self._clock.now()).total_seconds())
                 await self._sleep(delay)
         finally:
             if self._inflight:
@@ -103,17 +112,20 @@ class Scheduler:
 
     async def _sleep(self, delay: float | None) -> None:
         self._wake.clear()
-        if self._results:
+        long_sleep = delay is None or delay > LOOKAHEAD.total_seconds()
+        # stop() may have set the event while the loop was awaiting the store: clearing it
+        # must not make the timer sleep past a stop. Results are flushed before a long sleep.
+        if (self._results and long_sleep) or self._stopping:
             return
+        self._long_sleep = long_sleep
         waiter = asyncio.create_task(self._wake.wait())
         tasks: set[asyncio.Task[None] | asyncio.Task[bool]] = {waiter}
-        sleeper: asyncio.Task[None] | None = None
         if delay is not None:
-            sleeper = asyncio.create_task(self._clock.sleep(delay))
-            tasks.add(sleeper)
+            tasks.add(asyncio.create_task(self._clock.sleep(delay)))
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            self._long_sleep = True
             for task in tasks:
                 task.cancel()
             for task in tasks:
@@ -123,6 +135,9 @@ class Scheduler:
     async def _run_one(self, action: Action) -> None:
         assert action.id is not None
         try:
+            early = (action.due_at - self._clock.now()).total_seconds()
+            if early > 0:
+                await self._clock.sleep(early)
             status = await self._fire(action, self._clock.now())
         except Exception:
             log.exception("action %s (%s, party %s) failed; it is marked skipped",
@@ -131,7 +146,9 @@ class Scheduler:
         finally:
             self._slots.release()
         self._results.append((action.id, status))
-        self._wake.set()
+        # A loop in a long sleep is woken to write the result; a busy one writes it next turn.
+        if self._long_sleep or len(self._results) >= self._batch:
+            self._wake.set()
 
     async def _flush(self) -> None:
         if self._results:

@@ -16,7 +16,7 @@ from bot import commands as c
 from bot.actions import Action, ActionKind, ActionStatus
 from bot.chats import ChatRef, ChatSettings, Creators
 from bot.errors import UserError
-from bot.export.json import export_json_bytes
+from bot.export import CHAT_FORMATS, export_bytes, filename
 from bot.guide import Guide, GuideLibrary, parse_guide, validate_guide_name
 from bot.outbox import Outbox, Priority
 from bot.party import (
@@ -38,12 +38,11 @@ log = logging.getLogger(__name__)
 
 TITLE_MAX = 100
 ANSWER_MAX = 4000
-LATE_NOTE_AFTER = timedelta(seconds=15)
 NO_GUIDE_RUNTIME = timedelta(hours=2)
 PRE_START_KINDS = frozenset({ActionKind.REMINDER, ActionKind.READY_CHECK, ActionKind.COUNTDOWN,
                              ActionKind.GO})
 FILM_KINDS = frozenset({ActionKind.PROMPT, ActionKind.SUMMARY, ActionKind.RESUME_GO})
-EXPORT_FORMATS = ("json",)
+EXPORT_FORMATS = CHAT_FORMATS
 
 MessageFn = Callable[[str], Message]
 ScheduleFn = Callable[[list[Action]], Awaitable[list[Action]]]
@@ -57,6 +56,7 @@ class CoreConfig:
     grace: timedelta = timedelta(minutes=5)
     countdown: timedelta = timedelta(seconds=10)
     ready_check: timedelta = timedelta(minutes=2)
+    late_note_after: timedelta = timedelta(seconds=15)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +164,9 @@ class WatchParty:
                 return await self.record_answer(ctx, cmd)
             case c.RecordReaction():
                 await self.record_reaction(ctx, cmd)
+                return None
+            case c.RecordReactionCount():
+                await self.record_reaction_count(ctx, cmd)
                 return None
             case c.RecordPollVote():
                 await self.record_poll_vote(ctx, cmd)
@@ -360,12 +363,14 @@ class WatchParty:
     # ---- RSVP, ready ------------------------------------------------------------------------
 
     async def _record(self, ctx: c.Context, party: Party, kind: RecordKind, value: str, *,
-                      prompt: str | None = None, message_id: str | None = None) -> Record:
+                      prompt: str | None = None, message_id: str | None = None,
+                      event: str | None = None) -> Record:
         now = self.clock.now()
         return await self.store.add_record(Record(
             party_id=party.id, kind=kind, platform=ctx.chat.platform, chat_id=ctx.chat.chat_id,
             user_id=ctx.actor.user_id, display_name=ctx.actor.display_name, at=now,
-            position=position(party, now), value=value, prompt=prompt, message_id=message_id))
+            position=position(party, now), value=value, prompt=prompt, message_id=message_id,
+            event=event or ctx.event))
 
     def _require_member_chat(self, party: Party, ctx: c.Context) -> None:
         if not self._in_party(party, ctx.chat):
@@ -588,11 +593,12 @@ class WatchParty:
         party = await self.resolve_party(ctx, cmd.party)
         if not self._in_party(party, ctx.chat):
             raise UserError("export_not_linked", code=party.code)
-        data = await export_json_bytes(self.store, party, await self.guide_of(party),
-                                       anonymize=cmd.anonymize, now=self.clock.now())
-        filename = f"watchparty-{party.code}.{cmd.format}"
+        # Streamed from the store, yielding to the loop as it goes; adapters fit the bytes to
+        # their upload limit with bot.export.attachment.fit_reply.
+        data = await export_bytes(self.store, party, await self.guide_of(party), cmd.format,
+                                  anonymize=cmd.anonymize, now=self.clock.now())
         return c.Reply(render.export_ready(party, cmd.format, cmd.anonymize), private=True,
-                       attachment=c.Attachment(filename, data))
+                       attachment=c.Attachment(filename(party, cmd.format), data))
 
     async def change_settings(self, ctx: c.Context, cmd: c.ChangeSettings) -> c.Reply:
         """Show or change this chat's settings (moderators)."""
@@ -664,6 +670,40 @@ class WatchParty:
         await self._record(ctx, party, kind, cmd.emoji, prompt=sent.prompt,
                            message_id=cmd.message_id)
 
+    async def record_reaction_count(self, ctx: c.Context, cmd: c.RecordReactionCount) -> None:
+        """Turn the totals of anonymous reactions on a party message into added/removed records.
+
+        The actor stands for everyone anonymous; what is stored is the difference between the
+        totals and what that actor's records already add up to, so a repeated update adds nothing.
+        """
+        sent = await self.store.find_sent_message(ctx.chat, cmd.message_id)
+        if sent is None:
+            return
+        party = await self.store.get_party(sent.party_id)
+        if party is None:
+            return
+        async with self._lock(party.id):
+            have: Counter[str] = Counter()
+            async for rec in self.store.iter_records(party.id):
+                if (rec.message_id == cmd.message_id and rec.platform == ctx.chat.platform
+                        and rec.chat_id == ctx.chat.chat_id and rec.user_id == ctx.actor.user_id):
+                    if rec.kind is RecordKind.REACTION_ADDED:
+                        have[rec.value] += 1
+                    elif rec.kind is RecordKind.REACTION_REMOVED:
+                        have[rec.value] -= 1
+            wanted = dict(cmd.counts)
+            for emoji in sorted(set(have) | set(wanted)):
+                count, target = have[emoji], max(0, wanted.get(emoji, 0))
+                while count != target:
+                    added = count < target
+                    count += 1 if added else -1
+                    # One event name per total reached, so a redelivered update stores nothing new.
+                    event = f"{ctx.event}:{emoji}:{count}" if ctx.event else None
+                    await self._record(ctx, party, RecordKind.REACTION_ADDED if added
+                                       else RecordKind.REACTION_REMOVED, emoji,
+                                       prompt=sent.prompt, message_id=cmd.message_id,
+                                       event=event)
+
     async def record_poll_vote(self, ctx: c.Context, cmd: c.RecordPollVote) -> None:
         """Record a vote in a guide poll (the option texts, or empty for a retraction)."""
         sent = await self.store.find_sent_message(ctx.chat, cmd.message_id)
@@ -682,6 +722,28 @@ class WatchParty:
         await self._record(ctx, party, RecordKind.POLL_VOTE, " | ".join(labels),
                            prompt=sent.prompt, message_id=cmd.message_id)
 
+    # ---- platform bookkeeping (for adapters) ---------------------------------------------
+
+    async def remember_message_ref(self, platform: str, ref: str, chat: ChatRef,
+                                   message_id: str) -> None:
+        """Durably remember a platform's own name for a posted message (a Telegram poll id)."""
+        await self.store.save_message_ref(platform, ref, chat, message_id)
+
+    async def find_message_ref(self, platform: str, ref: str) -> tuple[ChatRef, str] | None:
+        """Return the chat and message id remembered for a platform's name of a message."""
+        return await self.store.find_message_ref(platform, ref)
+
+    async def is_party_message(self, chat: ChatRef, message_id: str) -> bool:
+        """Return whether a posted message is known as a party's (stored once it was posted)."""
+        return await self.store.find_sent_message(chat, message_id) is not None
+
+    async def move_chat(self, old: ChatRef, new: ChatRef) -> None:
+        """A chat got a new id (a Telegram group became a supergroup): everything follows it."""
+        if old == new:
+            return
+        await self.store.move_chat(old, new)
+        log.info("moved the parties and records of %s to %s", old, new)
+
     # ---- actions --------------------------------------------------------------------------
 
     async def fire(self, action: Action, now: datetime) -> ActionStatus:
@@ -696,7 +758,7 @@ class WatchParty:
                 return ActionStatus.SKIPPED
             lateness = now - action.due_at
             too_late = lateness > self.config.grace
-            late = lateness if lateness > LATE_NOTE_AFTER else None
+            late = lateness if lateness > self.config.late_note_after else None
             status = await self._fire_party_action(party, action, now, too_late, late)
             if too_late and status is ActionStatus.SKIPPED:
                 log.warning("action %s (%s) of party %s was %ds late, past the grace period: "

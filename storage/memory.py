@@ -62,6 +62,8 @@ class MemoryStore:
         self._settings: dict[ChatRef, ChatSettings] = {}
         self._guides: dict[tuple[str, str], str] = {}
         self._log: list[tuple[LogEntry, str]] = []
+        self._events: dict[tuple[int, str], int] = {}
+        self._refs: dict[tuple[str, str], tuple[ChatRef, str]] = {}
         self._ids: dict[str, int] = {}
         self._closed = False
 
@@ -164,13 +166,19 @@ class MemoryStore:
                     record.user_id, record.display_name, record.at, record.value)
         if None in required:
             raise ValueError("a record needs party, kind, platform, chat, user, name and value")
+        key = None if record.event is None else (record.party_id, record.event)
+        if key is not None and self._events.get(key) in self._records:
+            return replace(self._records[self._events[key]])
         record_id = self._next_id("records")
+        if key is not None:
+            self._events[key] = record_id
         self._records[record_id] = stored = Record(
             party_id=record.party_id, kind=RecordKind(record.kind), platform=record.platform,
             chat_id=record.chat_id, user_id=record.user_id, display_name=record.display_name,
             at=_instant(record.at),
             position=None if record.position is None else float(record.position),
             value=record.value, prompt=record.prompt, message_id=record.message_id, id=record_id,
+            event=record.event,
         )
         return stored
 
@@ -240,6 +248,55 @@ class MemoryStore:
     async def sent_for_action(self, action_id: int) -> list[SentMessage]:
         """Return the messages posted for one action."""
         return self._sent_where(lambda s: s.action_id == action_id)
+
+    # platform names for posted messages
+
+    async def save_message_ref(self, platform: str, ref: str, chat: ChatRef,
+                               message_id: str) -> None:
+        """Remember a platform's own name for a posted message; saving it again replaces it."""
+        self._refs[(platform, ref)] = (chat, message_id)
+
+    async def find_message_ref(self, platform: str, ref: str) -> tuple[ChatRef, str] | None:
+        """Return the chat and message id a platform name was saved for."""
+        return self._refs.get((platform, ref))
+
+    async def move_chat(self, old: ChatRef, new: ChatRef) -> None:
+        """Give everything stored under `old` to `new`; entries `new` already has are kept."""
+        if old == new:
+            return
+        for party in self._parties.values():
+            if party.home == old:
+                party.home = new
+        links: dict[tuple[int, ChatRef], PartyChat] = {}
+        for (party_id, chat), link in self._links.items():
+            if chat == old:
+                if (party_id, new) in self._links:
+                    continue
+                link.chat = chat = new
+            links[(party_id, chat)] = link
+        self._links = links  # rebuilt, so links keep the order they were made in
+        for (chat, message_id), (order, sent) in list(self._sent.items()):
+            if chat == old:
+                del self._sent[(chat, message_id)]
+                self._sent.setdefault((new, message_id), (order, replace(sent, chat=new)))
+        for key, (chat, message_id) in list(self._refs.items()):
+            if chat == old:
+                self._refs[key] = (new, message_id)
+        for record_id, rec in list(self._records.items()):
+            if (rec.platform, rec.chat_id) == (old.platform, old.chat_id):
+                self._records[record_id] = replace(rec, platform=new.platform,
+                                                   chat_id=new.chat_id)
+        for (platform, chat_id, user_id), at in list(self._forgotten.items()):
+            if (platform, chat_id) == (old.platform, old.chat_id):
+                del self._forgotten[(platform, chat_id, user_id)]
+                self._forgotten.setdefault((new.platform, new.chat_id, user_id), at)
+        settings = self._settings.pop(old, None)
+        if settings is not None and new not in self._settings:
+            self._settings[new] = replace(settings, chat=new)
+        for (scope, name), source in list(self._guides.items()):
+            if scope == str(old):
+                del self._guides[(scope, name)]
+                self._guides.setdefault((str(new), name), source)
 
     # actions
 

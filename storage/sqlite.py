@@ -9,7 +9,7 @@ import os
 import re
 import sqlite3
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any, TypeVar
@@ -231,15 +231,16 @@ _PARTY_COLUMNS = (
 )
 _RECORD_COLUMNS = (
     "id, party_id, kind, platform, chat_id, user_id, display_name, at, position, value,"
-    " prompt, message_id"
+    " prompt, message_id, event"
 )
 _ACTION_COLUMNS = "id, party_id, kind, due_at, payload, status, acquired_by, acquired_until"
 _SENT_COLUMNS = "party_id, platform, chat_id, message_id, kind, prompt, action_id"
 
 INSERT_RECORD = (
     "INSERT INTO records (party_id, kind, platform, chat_id, user_id, display_name, at,"
-    " position, value, prompt, message_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " position, value, prompt, message_id, event) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+_EVENT = 11  # where a record row holds its event
 _INSERT_ACTION = (
     "INSERT INTO actions (party_id, kind, due_at, payload, status) VALUES (?, ?, ?, ?, 'pending')"
 )
@@ -318,7 +319,7 @@ def _record(row: tuple[Any, ...]) -> Record:
     return Record(
         id=row[0], party_id=row[1], kind=RecordKind(row[2]), platform=row[3], chat_id=row[4],
         user_id=row[5], display_name=row[6], at=_EPOCH + timedelta(microseconds=row[7]),
-        position=row[8], value=row[9], prompt=row[10], message_id=row[11],
+        position=row[8], value=row[9], prompt=row[10], message_id=row[11], event=row[12],
     )
 
 
@@ -343,7 +344,7 @@ def record_row(record: Record) -> tuple[Any, ...]:
     row = (record.party_id, kind._value_ if type(kind) is RecordKind else RecordKind(kind).value,
            record.platform, record.chat_id, record.user_id, record.display_name,
            (record.at - _EPOCH) // _US, record.position, record.value, record.prompt,
-           record.message_id)
+           record.message_id, record.event)
     # Checked here so one caller's bad record fails that caller, not everybody in its batch.
     if None in row[:7] or row[8] is None:
         raise ValueError("a record needs party, kind, platform, chat, user, name and value")
@@ -361,7 +362,7 @@ def _with_id(record: Record, row: tuple[Any, ...], record_id: int) -> Record:
         position = float(position)
     return Record(record.party_id, kind, record.platform, record.chat_id, record.user_id,
                   record.display_name, at, position, record.value, record.prompt,
-                  record.message_id, record_id)
+                  record.message_id, record_id, record.event)
 
 
 def _insert_many(conn: sqlite3.Connection, table: str, sql: str, rows: list[Any]) -> int:
@@ -377,6 +378,42 @@ def _insert_many(conn: sqlite3.Connection, table: str, sql: str, rows: list[Any]
     if last != first + len(rows) - 1:
         raise RuntimeError(f"{table} ids are not consecutive; nothing was stored")
     return first
+
+
+def _insert_records(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> Sequence[int]:
+    """Insert a batch of record rows inside the caller's write transaction; return their ids.
+
+    A row whose (party, event) is stored already, or comes earlier in the same batch, is not
+    inserted again and gets that record's id: a platform event delivered twice is one record.
+    Checked under the write lock, so no other writer can slip the same event in between.
+    """
+    if all(row[_EVENT] is None for row in rows):
+        first = _insert_many(conn, "records", INSERT_RECORD, rows)
+        return range(first, first + len(rows))
+    stored: dict[tuple[Any, Any], int] = {}  # (party, event) -> id of the stored record
+    batched: dict[tuple[Any, Any], int] = {}  # (party, event) -> its row's index in `fresh`
+    fresh: list[tuple[Any, ...]] = []
+    plan: list[tuple[bool, int]] = []  # (True, stored id) or (False, index in `fresh`)
+    for row in rows:
+        event = row[_EVENT]
+        key = (row[0], event)
+        if event is not None:
+            if key in batched:
+                plan.append((False, batched[key]))
+                continue
+            if key not in stored:
+                found = conn.execute("SELECT id FROM records WHERE party_id = ? AND event = ?",
+                                     key).fetchone()
+                if found is not None:
+                    stored[key] = int(found[0])
+            if key in stored:
+                plan.append((True, stored[key]))
+                continue
+            batched[key] = len(fresh)
+        plan.append((False, len(fresh)))
+        fresh.append(row)
+    first = _insert_many(conn, "records", INSERT_RECORD, fresh) if fresh else 0
+    return [value if known else first + value for known, value in plan]
 
 
 class SqliteStore:
@@ -593,9 +630,7 @@ class SqliteStore:
                             slots: asyncio.Semaphore) -> None:
         rows = [row for row, _ in batch]
         try:
-            first = await self._write(
-                lambda conn: _insert_many(conn, "records", INSERT_RECORD, rows)
-            )
+            ids = await self._write(lambda conn: _insert_records(conn, rows))
         except BaseException as exc:
             log.error("a batch of %d records failed: %s", len(batch), exc)
             failure = exc if isinstance(exc, Exception) else RuntimeError("the writer stopped")
@@ -607,7 +642,7 @@ class SqliteStore:
             return
         finally:
             slots.release()
-        for record_id, (_, future) in enumerate(batch, first):
+        for record_id, (_, future) in zip(ids, batch, strict=True):
             if not future.done():
                 future.set_result(record_id)
 
@@ -709,6 +744,56 @@ class SqliteStore:
             (action_id,),
         ).fetchall())
         return [_sent(row) for row in rows]
+
+    # platform names for posted messages
+
+    async def save_message_ref(self, platform: str, ref: str, chat: ChatRef,
+                               message_id: str) -> None:
+        """Remember a platform's own name for a posted message; saving it again replaces it."""
+        params = (platform, ref, chat.platform, chat.chat_id, message_id)
+        await self._write(lambda conn: conn.execute(
+            "INSERT INTO message_refs (platform, ref, chat_platform, chat_id, message_id)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (platform, ref) DO UPDATE SET"
+            " chat_platform = excluded.chat_platform, chat_id = excluded.chat_id,"
+            " message_id = excluded.message_id",
+            params,
+        ))
+
+    async def find_message_ref(self, platform: str, ref: str) -> tuple[ChatRef, str] | None:
+        """Return the chat and message id a platform name was saved for."""
+        row = await _call(self._db, lambda conn: conn.execute(
+            "SELECT chat_platform, chat_id, message_id FROM message_refs"
+            " WHERE platform = ? AND ref = ?",
+            (platform, ref),
+        ).fetchone())
+        return None if row is None else (ChatRef(row[0], row[1]), row[2])
+
+    async def move_chat(self, old: ChatRef, new: ChatRef) -> None:
+        """Give everything stored under `old` to `new`, in one transaction; `new`'s own stay."""
+        if old == new:
+            return
+        pair = {"op": old.platform, "oc": old.chat_id, "np": new.platform, "nc": new.chat_id,
+                "os": str(old), "ns": str(new)}
+
+        def run(conn: sqlite3.Connection) -> None:
+            # OR IGNORE leaves a row where `new` already has one; the DELETE then drops it.
+            for table, platform, chat in (("party_chats", "platform", "chat_id"),
+                                          ("sent_messages", "platform", "chat_id"),
+                                          ("forgotten", "platform", "chat_id"),
+                                          ("chat_settings", "platform", "chat_id")):
+                conn.execute(f"UPDATE OR IGNORE {table} SET {platform} = :np, {chat} = :nc"
+                             f" WHERE {platform} = :op AND {chat} = :oc", pair)
+                conn.execute(f"DELETE FROM {table} WHERE {platform} = :op AND {chat} = :oc",
+                             pair)
+            conn.execute("UPDATE parties SET home_platform = :np, home_chat_id = :nc"
+                         " WHERE home_platform = :op AND home_chat_id = :oc", pair)
+            conn.execute("UPDATE records SET platform = :np, chat_id = :nc"
+                         " WHERE platform = :op AND chat_id = :oc", pair)
+            conn.execute("UPDATE message_refs SET chat_platform = :np, chat_id = :nc"
+                         " WHERE chat_platform = :op AND chat_id = :oc", pair)
+            conn.execute("UPDATE OR IGNORE guides SET scope = :ns WHERE scope = :os", pair)
+            conn.execute("DELETE FROM guides WHERE scope = :os", pair)
+        await self._write(run)
 
     # actions
 

@@ -6,6 +6,7 @@ import asyncio
 import getpass
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import TextIO
 from zoneinfo import ZoneInfo
@@ -58,6 +59,9 @@ class ConsoleGateway:
         self._zone = ZoneInfo(zone)
         self._color = color
         self._next_id = 0
+        # Ids must not repeat across runs on the same database: replies and reactions find
+        # their party by message id.
+        self._run = f"{time.time_ns() // 1_000_000:x}"
         self._last: dict[str, str] = {}
         self.shown = _Shown()
 
@@ -112,7 +116,7 @@ class ConsoleGateway:
     async def send(self, chat: ChatRef, message: Message) -> str:
         """Print a new message."""
         self._next_id += 1
-        message_id = str(self._next_id)
+        message_id = f"{self._run}-{self._next_id}"
         text = self.format(message, message_id)
         self._last[message_id] = text
         self._print(text)
@@ -135,7 +139,7 @@ class ConsoleGateway:
         """'Upload' a file by naming it and its size (the console saves exports itself)."""
         self._next_id += 1
         self._print(f"📎 {filename} ({len(data):,} bytes)")
-        return str(self._next_id)
+        return f"{self._run}-{self._next_id}"
 
 
 def start_reader(stream: TextIO, loop: asyncio.AbstractEventLoop,

@@ -1,17 +1,20 @@
-"""The JSON export (schema `watchparty.export` version 1, see docs/export-schema.md).
+"""The JSON export (schema `watchparty.export` version 1, see docs/export-schema.md and .json).
 
-Records are streamed from the store and written as they come; participants are gathered on the
-way (one entry per person, a small set) and written after the records.
+Records are streamed from the store and written as they come, one line each; participants are
+gathered on the way (one entry per person, a small set) and written after the records, so
+memory holds a page of records and the people, never the whole party.
 """
 
 from __future__ import annotations
 
-import io
+import asyncio
 import json
-from collections.abc import Awaitable, Callable
 from datetime import datetime
+from json.encoder import encode_basestring
 from typing import Any
 
+from bot.export.people import Identities
+from bot.export.stream import YIELD_EVERY, Sink, Write, records
 from bot.guide import Guide
 from bot.party import Party
 from bot.ports import Store
@@ -20,45 +23,18 @@ from bot.records import Record
 SCHEMA = "watchparty.export"
 VERSION = 1
 
-Write = Callable[[str], Awaitable[None]]
+__all__ = ["SCHEMA", "VERSION", "Identities", "write_json"]
+
+_dump = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
-def _iso(at: datetime | None) -> str | None:
+def iso(at: datetime | None) -> str | None:
+    """Write an aware UTC instant as ISO 8601 with a `Z`."""
     return at.isoformat().replace("+00:00", "Z") if at is not None else None
 
 
-class Identities:
-    """Maps people and chats to what the export shows: real, or `Participant N` when anonymized."""
-
-    def __init__(self, anonymize: bool) -> None:
-        self.anonymize = anonymize
-        self.people: dict[tuple[str, str], dict[str, Any]] = {}
-        self.chats: dict[tuple[str, str], str] = {}
-
-    def person(self, platform: str, user_id: str, name: str) -> dict[str, Any]:
-        """Return the export's view of a person, registering them on first sight."""
-        key = (platform, user_id)
-        entry = self.people.get(key)
-        if entry is None:
-            number = len(self.people) + 1
-            if self.anonymize:
-                entry = {"participant": number, "platform": platform,
-                         "display_name": f"Participant {number}", "user_id": None}
-            else:
-                entry = {"participant": number, "platform": platform, "display_name": name,
-                         "user_id": user_id}
-            self.people[key] = entry
-        return entry
-
-    def chat(self, platform: str, chat_id: str) -> str | None:
-        """Return a chat's id, or a stand-in such as `chat-2` when anonymized."""
-        key = (platform, chat_id)
-        if key not in self.chats:
-            self.chats[key] = f"chat-{len(self.chats) + 1}" if self.anonymize else chat_id
-        return self.chats[key]
-
-
-def _guide(guide: Guide | None) -> dict[str, Any] | None:
+def guide_doc(guide: Guide | None) -> dict[str, Any] | None:
+    """The `guide` object of the export."""
     if guide is None:
         return None
     return {"name": guide.name, "title": guide.title, "runtime_seconds": guide.runtime_seconds,
@@ -69,83 +45,134 @@ def _guide(guide: Guide | None) -> dict[str, Any] | None:
                          for i, ch in enumerate(guide.chapters, start=1)]}
 
 
-def _party(party: Party, ids: Identities) -> dict[str, Any]:
+def party_doc(party: Party, ids: Identities) -> dict[str, Any]:
+    """The `party` object of the export."""
     host = ids.person(party.host_platform, party.host_user_id, party.host_name)
-    return {"code": party.code, "title": party.title, "state": party.state.value,
-            "timezone": party.timezone, "starts_at": _iso(party.starts_at),
-            "go_at": _iso(party.go_at), "finished_at": _iso(party.finished_at),
-            "created_at": _iso(party.created_at), "paused_seconds": party.paused_seconds,
-            "host": host["participant"]}
+    return {"code": party.code, "title": ids.text(party.title), "state": party.state.value,
+            "timezone": party.timezone, "starts_at": iso(party.starts_at),
+            "go_at": iso(party.go_at), "finished_at": iso(party.finished_at),
+            "created_at": iso(party.created_at), "paused_seconds": party.paused_seconds,
+            "host": host.number}
 
 
-def _chats(party: Party, ids: Identities) -> list[dict[str, Any]]:
+def chats_doc(party: Party, ids: Identities) -> list[dict[str, Any]]:
+    """The `chats` array of the export."""
     return [{"platform": pc.chat.platform, "chat_id": ids.chat(pc.chat.platform,
                                                               pc.chat.chat_id),
              "home": pc.is_home, "status": pc.status.value} for pc in party.chats]
 
 
-def _record(rec: Record, ids: Identities) -> dict[str, Any]:
-    who = ids.person(rec.platform, rec.user_id, rec.display_name)
-    return {"id": rec.id, "kind": rec.kind.value, "platform": rec.platform,
-            "chat_id": ids.chat(rec.platform, rec.chat_id), "participant": who["participant"],
-            "display_name": who["display_name"], "at": _iso(rec.at),
-            "position_seconds": None if rec.position is None else round(rec.position, 3),
-            "prompt": rec.prompt, "value": rec.value,
-            "message_id": None if ids.anonymize else rec.message_id}
+class _Fragments:
+    """The JSON of who and where, encoded once per person, name and chat and then reused."""
+
+    def __init__(self, ids: Identities) -> None:
+        self.ids = ids
+        self.who: dict[tuple[str, str, str, str], str] = {}
+        self.small: dict[str | None, str] = {None: "null"}  # prompts and message ids
+
+    def who_of(self, rec: Record) -> str:
+        """`"platform":…,"chat_id":…,"participant":…,"display_name":…` of a record."""
+        key = (rec.platform, rec.chat_id, rec.user_id, rec.display_name)
+        fragment = self.who.get(key)
+        if fragment is None:
+            ids = self.ids
+            person = ids.person(rec.platform, rec.user_id, rec.display_name)
+            name = person.display_name if ids.anonymize else rec.display_name
+            q = encode_basestring
+            fragment = self.who[key] = (
+                f'"platform":{q(rec.platform)},"chat_id":{q(ids.chat(rec.platform, rec.chat_id))},'
+                f'"participant":{person.number},"display_name":{q(name)}')
+        return fragment
+
+    def small_of(self, text: str | None) -> str:
+        """A prompt or message id as JSON (there are few, each used by many records)."""
+        encoded = self.small.get(text)
+        if encoded is None:
+            encoded = encode_basestring(text or "")
+            if len(self.small) < 100_000:
+                self.small[text] = encoded
+        return encoded
+
+
+_FREE_TEXT = frozenset({"answer", "poll_vote"})
 
 
 async def write_json(store: Store, party: Party, guide: Guide | None, write: Write, *,
                      anonymize: bool, now: datetime, lines: bool = False) -> int:
     """Write the export as one JSON document, or as JSON Lines; return the record count."""
-    ids = Identities(anonymize)
+    ids = Identities.for_party(party, anonymize)
     forgotten = await store.forgotten([pc.chat for pc in party.chats])
-    header = {"schema": SCHEMA, "version": VERSION, "exported_at": _iso(now),
+    if anonymize:
+        await ids.learn(store, party, forgotten)
+    out = Sink(write)
+    header = {"schema": SCHEMA, "version": VERSION, "exported_at": iso(now),
               "anonymized": anonymize}
-    party_doc = _party(party, ids)
-    chats = _chats(party, ids)
-    dump = json.dumps
+    party_json = party_doc(party, ids)
+    chats = chats_doc(party, ids)
     if lines:
-        await write(dump({"type": "header", **header}, ensure_ascii=False) + "\n")
-        await write(dump({"type": "party", **party_doc}, ensure_ascii=False) + "\n")
-        await write(dump({"type": "guide", "guide": _guide(guide)}, ensure_ascii=False) + "\n")
+        out.add(_dump({"type": "header", **header}) + "\n")
+        out.add(_dump({"type": "party", **party_json}) + "\n")
+        out.add(_dump({"type": "guide", "guide": guide_doc(guide)}) + "\n")
         for chat in chats:
-            await write(dump({"type": "chat", **chat}, ensure_ascii=False) + "\n")
+            out.add(_dump({"type": "chat", **chat}) + "\n")
     else:
-        head = dump(header, ensure_ascii=False)[:-1]
-        await write(head + ', "party": ' + dump(party_doc, ensure_ascii=False)
-                    + ', "guide": ' + dump(_guide(guide), ensure_ascii=False)
-                    + ', "chats": ' + dump(chats, ensure_ascii=False) + ', "records": [')
+        out.add(_dump(header)[:-1] + ',"party":' + _dump(party_json)
+                + ',"guide":' + _dump(guide_doc(guide)) + ',"chats":' + _dump(chats)
+                + ',"records":[')
     count = 0
-    async for rec in store.iter_records(party.id):
-        if (rec.platform, rec.chat_id, rec.user_id) in forgotten:
-            continue
-        doc = _record(rec, ids)
-        if lines:
-            await write(dump({"type": "record", **doc}, ensure_ascii=False) + "\n")
+    parts = _Fragments(ids)
+    who_cache, small, who_of, small_of = parts.who, parts.small, parts.who_of, parts.small_of
+    q = encode_basestring
+    chunk: list[str] = []
+    head = '{"type":"record","id":' if lines else '{"id":'
+    tail = "}\n" if lines else "}"
+    # What goes before a record: nothing in JSON Lines; in a document a new line, and a comma
+    # after the first record.
+    sep = "" if lines else "\n"
+    next_sep = "" if lines else ",\n"
+    async for rec in records(store, party.id, forgotten):
+        # The hot path, written out (no dict, no json.dumps): one record, one line of JSON.
+        who = who_cache.get((rec.platform, rec.chat_id, rec.user_id, rec.display_name))
+        if who is None:
+            who = who_of(rec)
+        value = rec.value
+        if anonymize:
+            message = "null"
+            if rec.kind in _FREE_TEXT:
+                value = ids.text(value)
         else:
-            await write(("," if count else "") + "\n" + dump(doc, ensure_ascii=False))
+            message = small.get(rec.message_id) or small_of(rec.message_id)
+        prompt = small.get(rec.prompt) or small_of(rec.prompt)
+        position = rec.position
+        at = rec.at.isoformat()
+        chunk.append(
+            f'{sep}{head}{"null" if rec.id is None else rec.id},"kind":"{rec.kind._value_}",'
+            f'{who},"at":"{at[:-6] + "Z" if at.endswith("+00:00") else at}",'
+            f'"position_seconds":{"null" if position is None else repr(round(position, 3))},'
+            f'"prompt":{prompt},"value":{q(value)},"message_id":{message}{tail}')
+        sep = next_sep
         count += 1
-    participants = list(ids.people.values())
-    log = [{"at": _iso(entry.at), "event": entry.key, **entry.params}
+        if count % 512 == 0:
+            out.add("".join(chunk))
+            chunk.clear()
+            await out.pump()
+    out.add("".join(chunk))
+    log = [{"at": iso(entry.at), "event": entry.key, **entry.params}
            for entry in await store.party_log(party.id)]
+    if not lines:
+        out.add('\n],"participants":[')
+    for index, person in enumerate(ids.people.values()):
+        if lines:
+            out.add(_dump({"type": "participant", **person.as_json()}) + "\n")
+        else:
+            out.add(("," if index else "") + "\n" + _dump(person.as_json()))
+        await out.pump()
+        if index % YIELD_EVERY == YIELD_EVERY - 1:
+            await asyncio.sleep(0)
     if lines:
-        for person in participants:
-            await write(dump({"type": "participant", **person}, ensure_ascii=False) + "\n")
         for entry in log:
-            await write(dump({"type": "log", **entry}, ensure_ascii=False) + "\n")
+            out.add(_dump({"type": "log", **entry}) + "\n")
     else:
-        await write('\n], "participants": ' + dump(participants, ensure_ascii=False)
-                    + ', "log": ' + dump(log, ensure_ascii=False) + "}\n")
+        out.add('\n],"log":' + _dump(log) + "}\n")
+    await out.flush()
     return count
-
-
-async def export_json_bytes(store: Store, party: Party, guide: Guide | None, *, anonymize: bool,
-                            now: datetime) -> bytes:
-    """Return the JSON export as bytes, for sending as a file in a chat."""
-    buffer = io.StringIO()
-
-    async def write(text: str) -> None:
-        buffer.write(text)
-
-    await write_json(store, party, guide, write, anonymize=anonymize, now=now)
-    return buffer.getvalue().encode("utf-8")

@@ -339,7 +339,110 @@ async def test_forgotten_users(store: Store) -> None:
     assert await store.forgotten([]) == set()
 
 
+async def test_a_redelivered_event_is_recorded_once(store: Store) -> None:
+    created = await store.create_party(party())
+    other = await store.create_party(party("AAAAAA"))
+    first = await store.add_record(replace(record(created.id, user="a"), event="tg:1:7"))
+    again = await store.add_record(replace(record(created.id, user="a", value="👎"),
+                                           event="tg:1:7"))
+    assert again.id == first.id
+    # The same event name in another party, and records without an event, are all kept.
+    elsewhere = await store.add_record(replace(record(other.id), event="tg:1:7"))
+    plain = [await store.add_record(record(created.id, user="b")) for _ in range(2)]
+    assert len({first.id, elsewhere.id, *(r.id for r in plain)}) == 4
+
+    # Within one group-commit batch too: concurrent copies of one event are one record.
+    results = await asyncio.gather(*(
+        store.add_record(replace(record(created.id, user="c"), event=f"tg:1:{8 + i % 2}"))
+        for i in range(6)))
+    assert len({r.id for r in results}) == 2
+    stored = await records_of(store, created.id)
+    assert [r.event for r in stored] == ["tg:1:7", None, None, "tg:1:8", "tg:1:9"]
+    assert stored[0].value == "👍"
+    assert await store.count_records(created.id) == 5
+
+    # Once deleted (forget-me, retention), the event no longer holds a place.
+    await store.delete_party_records(created.id)
+    fresh = await store.add_record(replace(record(created.id), event="tg:1:7"))
+    assert fresh.id not in {first.id, *(r.id for r in results)}
+    assert await store.count_records(created.id) == 1
+
+
 # messages the bot posted
+
+
+async def test_message_refs(store: Store) -> None:
+    assert await store.find_message_ref("telegram", "poll:5") is None
+    await store.save_message_ref("telegram", "poll:5", TELEGRAM, "41")
+    await store.save_message_ref("discord", "poll:5", DISCORD, "m1")
+    assert await store.find_message_ref("telegram", "poll:5") == (TELEGRAM, "41")
+    assert await store.find_message_ref("discord", "poll:5") == (DISCORD, "m1")
+    topic = ChatRef("telegram", "-100200/7")
+    await store.save_message_ref("telegram", "poll:5", topic, "42")
+    assert await store.find_message_ref("telegram", "poll:5") == (topic, "42")
+
+
+async def test_move_chat_takes_everything_along(store: Store) -> None:
+    group, supergroup = ChatRef("telegram", "-55"), ChatRef("telegram", "-10055")
+    home = await store.create_party(party("AAAAAA", home=group))
+    linked = await store.create_party(party("BBBBBB"))
+    await store.upsert_party_chat(PartyChat(linked.id, group, LinkStatus.APPROVED))
+    await store.upsert_party_chat(PartyChat(linked.id, TELEGRAM, LinkStatus.PENDING))
+    await store.add_sent_message(SentMessage(home.id, group, "9", SentKind.ANNOUNCEMENT))
+    await store.save_message_ref("telegram", "poll:1", group, "10")
+    rec = await store.add_record(record(home.id, chat=group, user="u7"))
+    untouched = await store.add_record(record(home.id, chat=TELEGRAM, user="u7"))
+    await store.add_forgotten(group, "u8", T0)
+    await store.save_chat_settings(ChatSettings(chat=group, timezone="Europe/Berlin"))
+    await store.save_guide(str(group), "ours", "title = 'Ours'")
+
+    await store.move_chat(group, supergroup)
+    await store.move_chat(group, supergroup)  # a second notice of the same move changes nothing
+
+    moved = await store.get_party(home.id)
+    assert moved is not None and moved.home == supergroup
+    assert [pc.chat for pc in moved.chats] == [supergroup] and moved.chats[0].is_home
+    other = await store.get_party(linked.id)
+    assert other is not None
+    assert [(pc.chat, pc.status) for pc in other.chats] == [
+        (DISCORD, LinkStatus.APPROVED), (supergroup, LinkStatus.APPROVED),
+        (TELEGRAM, LinkStatus.PENDING)]
+    active = frozenset(ACTIVE_STATES)
+    assert {p.id for p in await store.parties_for_chat(supergroup, active)} == {home.id,
+                                                                                 linked.id}
+    assert await store.parties_for_chat(group, active) == []
+    assert await store.find_sent_message(group, "9") is None
+    found = await store.find_sent_message(supergroup, "9")
+    assert found is not None and found.kind is SentKind.ANNOUNCEMENT
+    assert await store.find_message_ref("telegram", "poll:1") == (supergroup, "10")
+    chats = {r.id: (r.platform, r.chat_id) for r in await records_of(store, home.id)}
+    assert chats == {rec.id: ("telegram", "-10055"), untouched.id: ("telegram", "-100200")}
+    assert await store.forgotten([supergroup]) == {("telegram", "-10055", "u8")}
+    assert await store.forgotten([group]) == set()
+    assert (await store.get_chat_settings(supergroup)).timezone == "Europe/Berlin"
+    assert await store.get_chat_settings(group) == ChatSettings(chat=group)
+    assert await store.list_guides(str(supergroup)) == ["ours"]
+    assert await store.list_guides(str(group)) == []
+
+
+async def test_move_chat_keeps_what_the_new_chat_has(store: Store) -> None:
+    group, supergroup = ChatRef("telegram", "-56"), ChatRef("telegram", "-10056")
+    created = await store.create_party(party("AAAAAA", home=supergroup))
+    await store.upsert_party_chat(PartyChat(created.id, group, LinkStatus.APPROVED))
+    await store.save_chat_settings(ChatSettings(chat=group, timezone="Asia/Tokyo"))
+    await store.save_chat_settings(ChatSettings(chat=supergroup, timezone="Europe/Paris"))
+    await store.save_guide(str(group), "g", "title = 'old'")
+    await store.save_guide(str(supergroup), "g", "title = 'new'")
+
+    await store.move_chat(group, supergroup)
+
+    loaded = await store.get_party(created.id)
+    assert loaded is not None
+    assert [(pc.chat, pc.is_home) for pc in loaded.chats] == [(supergroup, True)]
+    assert (await store.get_chat_settings(supergroup)).timezone == "Europe/Paris"
+    assert await store.get_chat_settings(group) == ChatSettings(chat=group)
+    assert await store.get_guide_source(str(supergroup), "g") == "title = 'new'"
+    assert await store.list_guides(str(group)) == []
 
 
 async def test_sent_messages(store: Store) -> None:
@@ -675,7 +778,8 @@ async def test_sqlite_uses_wal(sqlite_path: Path) -> None:
 
 
 async def test_sqlite_migrations_are_recorded_and_idempotent(sqlite_path: Path) -> None:
-    assert await migrate(sqlite_path) == ["V1__initial"]
+    versions = ["V1__initial", "V2__record_events_and_message_refs"]
+    assert await migrate(sqlite_path) == versions
     assert await migrate(sqlite_path) == []
     store = await SqliteStore.open(sqlite_path)
     try:
@@ -684,7 +788,33 @@ async def test_sqlite_migrations_are_recorded_and_idempotent(sqlite_path: Path) 
         await store.close()
     with sqlite3.connect(sqlite_path) as raw:
         rows = raw.execute("SELECT version, name FROM schema_version").fetchall()
-    assert rows == [(1, "V1__initial")]
+    assert rows == [(1, "V1__initial"), (2, "V2__record_events_and_message_refs")]
+
+
+async def test_sqlite_v1_file_with_records_upgrades_to_events(sqlite_path: Path) -> None:
+    from storage.sqlite import migration_files
+
+    _, name, sql = migration_files()[0]
+    with sqlite3.connect(sqlite_path) as raw:  # a file written by the first release
+        raw.executescript(sql)
+        raw.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY,"
+                    " name TEXT NOT NULL, applied_at INTEGER NOT NULL)")
+        raw.execute("INSERT INTO schema_version VALUES (1, ?, 0)", (name,))
+        raw.execute("INSERT INTO parties (code, title, host_platform, host_user_id, host_name,"
+                    " home_platform, home_chat_id, starts_at, timezone, state, created_at)"
+                    " VALUES ('AAAAAA', 'Old', 'telegram', '1', 'H', 'telegram', '-1', 0, 'UTC',"
+                    " 'finished', 0)")
+        raw.execute("INSERT INTO records (party_id, kind, platform, chat_id, user_id,"
+                    " display_name, at, value) VALUES (1, 'rsvp', 'telegram', '-1', '1', 'H', 0,"
+                    " 'going')")
+    store = await SqliteStore.open(sqlite_path)
+    try:
+        [old] = await records_of(store, 1)
+        assert old.event is None and old.value == "going"
+        again = [await store.add_record(replace(old, id=None, event="e")) for _ in range(2)]
+        assert again[0].id == again[1].id != old.id
+    finally:
+        await store.close()
 
 
 async def test_sqlite_refuses_a_schema_from_the_future(sqlite_path: Path) -> None:

@@ -95,6 +95,8 @@ class PromptPost:
     question: str
     late_minutes: int | None
     text: str
+    stamp: str  # HH:MM:SS on the bot's clock when it was printed
+    index: int  # its first line in stdout
 
 
 class Console:
@@ -275,7 +277,8 @@ def prompts_in(groups: list[Group]) -> list[PromptPost]:
         assert question is not None, f"a prompt without its question:\n{group.text}"
         late = LATE_NOTE.search(group.text)
         found.append(PromptPost(int(head[1]), int(head[2]), head[3], int(question[1]),
-                                question[2], int(late[1]) if late else None, group.text))
+                                question[2], int(late[1]) if late else None, group.text,
+                                group.lines[0][:8], group.index))
     return found
 
 

@@ -67,7 +67,7 @@ def test_whole_social_dilemma_party_at_speed_60(tmp_path: Path,
     # Press Going: the reply, and the announcement's count goes up by editing it.
     going = bot.send(rsvp.match[1])
     bot.wait_for("→ You're going to The Social Dilemma.", start=going)
-    bot.wait_for(re.compile(r"\(message \d+ updated\) .*✅ Going 1 · 🤔 Maybe 0"), start=going)
+    bot.wait_for(re.compile(r"\(message [\w-]+ updated\) .*✅ Going 1 · 🤔 Maybe 0"), start=going)
 
     # The ready check (2 minutes before, i.e. 2 s), its Ready button and the live count.
     check = bot.wait_for("starts soon. Load the film and pause at 0:00, then press Ready.",
@@ -75,7 +75,7 @@ def test_whole_social_dilemma_party_at_speed_60(tmp_path: Path,
     ready_button = bot.wait_for(re.compile(r"^\s+\[(\d+)\] Ready$"), start=check.index)
     pressed = bot.send(ready_button.match[1])
     bot.wait_for("→ Marked ready for The Social Dilemma. 1 ready so far.", start=pressed)
-    bot.wait_for(re.compile(r"\(message \d+ updated\) .*🟢 Ready: 1"), start=pressed)
+    bot.wait_for(re.compile(r"\(message [\w-]+ updated\) .*🟢 Ready: 1"), start=pressed)
 
     # The 1-minute reminder, the countdown and GO.
     bot.wait_for(re.compile(rf"watchparty: 🔔 The Social Dilemma starts in .*Join code `{code}`"),
@@ -107,7 +107,8 @@ def test_whole_social_dilemma_party_at_speed_60(tmp_path: Path,
     for number, chapter in enumerate(chapters, start=1):
         count = "1 answer" if number == 1 else "0 answers"
         assert f"• Chapter {number}, {chapter['title']}: {count}" in block, block
-    assert "Most-reacted moments: 0:12:00 (1 😂)" in block, block
+    # The reaction came a moment after the chapter-1 prompts (0:12:00): the 12th or 13th minute.
+    assert re.search(r"Most-reacted moments: 0:1[23]:00 \(1 😂\)", block), block
     elapsed = summary.at - go.at
     assert 88 <= elapsed <= 104, f"the 94-minute film took {elapsed:.1f}s at --speed 60"
 
@@ -119,8 +120,7 @@ def test_whole_social_dilemma_party_at_speed_60(tmp_path: Path,
     for post in posts:
         ends_at = chapters[post.chapter - 1]["ends_at"]
         h, m, s = (int(x) for x in ends_at.split(":"))
-        group = next(g for g in bot.groups() if g.text == post.text)
-        film = (_stamp_seconds(group.lines[0]) - go_at) % 86400
+        film = (_stamp_seconds(post.stamp) - go_at) % 86400
         assert abs(film - (h * 3600 + m * 60 + s)) <= 90, (post.chapter, film, ends_at)
     poll_heads = [g.lines[0] for g in bot.groups() if "watchparty: 📊 Chapter" in g.lines[0]]
     assert [int(re.findall(r"📊 Chapter (\d+)", head)[0]) for head in poll_heads] == polls

@@ -1,0 +1,85 @@
+"""The Discord adapter as the composition root sees it: a gateway for the outbox, and `run`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import discord
+import discord.gateway
+import discord.http
+import yarl
+
+from adapters.discord.client import WatchpartyClient
+from adapters.discord.gateway import PLATFORM, DiscordGateway
+from adapters.discord.interactions import Interactions
+from bot.app import ConfigurationError
+from bot.outbox import RateLimits
+from bot.service import WatchParty
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def redirect(api_base_url: str, gateway_url: str) -> None:
+    """Point discord.py's REST and gateway at these addresses (a rate-limit proxy, a test server).
+
+    discord.py builds every REST URL, interaction callbacks and webhooks included, from
+    `Route.BASE` at call time, and a plain Client connects to `DEFAULT_GATEWAY` (then to the
+    `resume_gateway_url` READY gives). Both are class attributes, so this is process-wide.
+    """
+    discord.http.Route.BASE = api_base_url.rstrip("/")
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+
+
+class DiscordAdapter:
+    """Connects the core to Discord: slash commands, buttons, modals, reactions and votes in;
+    posts, edits and uploads out through the outbox."""
+
+    platform = PLATFORM
+
+    def __init__(self, settings: Settings) -> None:
+        if settings.discord_token is None:
+            raise ConfigurationError("DISCORD_TOKEN is not set")
+        self._token = settings.discord_token
+        self._api_base_url = settings.discord_api_base_url
+        self._gateway_url = settings.discord_gateway_url
+        self.limits = RateLimits.parse(settings.discord_rate_limits)
+        self.bridge = Interactions()
+        self.client = WatchpartyClient(dev_guild_id=settings.discord_dev_guild_id,
+                                       bridge=self.bridge)
+        self.gateway = DiscordGateway(self.client, self.client.logged_in, self.client.events)
+
+    async def run(self, core: WatchParty, stop: asyncio.Event) -> None:
+        """Log in, publish the commands, serve the gateway until `stop`, then disconnect."""
+        redirect(self._api_base_url, self._gateway_url)
+        self.bridge.core = core
+        client_task = asyncio.create_task(self.client.start(self._token.get_secret_value()),
+                                          name="discord-client")
+        stop_task = asyncio.create_task(stop.wait(), name="discord-stop")
+        try:
+            await asyncio.wait({client_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+            if client_task.done():
+                exc = client_task.exception()
+                if isinstance(exc, discord.LoginFailure):
+                    raise ConfigurationError("DISCORD_TOKEN: Discord refused the token (reset "
+                                             "it on the Developer Portal's Bot page)") from exc
+                if isinstance(exc, discord.PrivilegedIntentsRequired):
+                    raise ConfigurationError("Discord refused the gateway intents") from exc
+                if exc is not None:
+                    raise exc
+                log.warning("the Discord client stopped on its own")
+        finally:
+            stop_task.cancel()
+            await self.client.close()
+            if not client_task.done():
+                client_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await client_task
+            log.info("disconnected from Discord")
+
+
+def create_adapter(settings: Settings) -> DiscordAdapter:
+    """Build the Discord adapter (called by the composition root when DISCORD_TOKEN is set)."""
+    return DiscordAdapter(settings)

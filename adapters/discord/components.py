@@ -1,0 +1,111 @@
+"""Buttons and the Answer modal, built from the core's button data and read back from custom_id.
+
+Every component carries its action in `custom_id` (the core's button data, at most 64 bytes), and
+every click or submit is handled by `on_interaction` from that id alone. The `View`s and `Modal`s
+built here exist only to produce the request payload: they are stopped before they are sent, so
+discord.py keeps no live object for them and a click works the same after a restart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import discord
+
+from bot import buttons
+from bot.richtext import Button
+
+ANSWER_PREFIX = f"{buttons.PREFIX}:answer:"
+ANSWER_FIELD = "answer"
+ANSWER_MAX = 4000  # the core's limit, and Discord's for a text input
+LABEL_LIMIT = 80
+
+_STYLES = {
+    "going": discord.ButtonStyle.success,
+    "maybe": discord.ButtonStyle.secondary,
+    "not_going": discord.ButtonStyle.danger,
+}
+
+
+def _style(data: str) -> discord.ButtonStyle:
+    parts = data.split(":")
+    verb = parts[1] if len(parts) > 1 else ""
+    if verb == "rsvp":
+        return _STYLES.get(parts[-1], discord.ButtonStyle.secondary)
+    if verb == "link":
+        return discord.ButtonStyle.success if parts[3:4] == ["a"] else discord.ButtonStyle.danger
+    return discord.ButtonStyle.primary
+
+
+def view_for(rows: tuple[tuple[Button, ...], ...]) -> discord.ui.View | None:
+    """Return a payload-only view of the message's button rows (None when it has none)."""
+    if not rows:
+        return None
+    view = discord.ui.View(timeout=None)
+    for number, row in enumerate(rows[:5]):
+        for button in row[:5]:
+            view.add_item(discord.ui.Button(label=button.label[:LABEL_LIMIT],
+                                            custom_id=button.data, style=_style(button.data),
+                                            row=number))
+    view.stop()  # no live view: clicks are handled from custom_id by on_interaction
+    return view
+
+
+def is_answer(custom_id: str) -> bool:
+    """Return whether a button or modal is a prompt's Answer."""
+    return custom_id.startswith(ANSWER_PREFIX)
+
+
+def answer_target(custom_id: str) -> tuple[str, str] | None:
+    """Return (`#party_id`, prompt ref) from an Answer button's or modal's custom_id."""
+    rest = custom_id[len(ANSWER_PREFIX):]
+    party, _, prompt = rest.partition(":")
+    if not party.isdigit() or not prompt:
+        return None
+    return f"#{party}", prompt
+
+
+def answer_modal(custom_id: str, question: str | None) -> discord.ui.Modal:
+    """Return the payload-only modal that the Answer button opens."""
+    target = answer_target(custom_id)
+    ref = target[1] if target else "?"
+    modal = discord.ui.Modal(title=f"Your answer to Q{ref}"[:45], custom_id=custom_id,
+                             timeout=None)
+    field: discord.ui.TextInput[Any] = discord.ui.TextInput(
+        custom_id=ANSWER_FIELD, style=discord.TextStyle.paragraph, required=True,
+        max_length=ANSWER_MAX, placeholder="Everyone in the channel will see it")
+    description = None
+    if question:
+        description = question if len(question) <= 100 else question[:99] + "…"
+    modal.add_item(discord.ui.Label(text="Answer", component=field, description=description))
+    modal.stop()  # no live modal: the submit is handled from custom_id by on_interaction
+    return modal
+
+
+def _walk(components: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    for component in components:
+        yield component
+        if isinstance(component.get("component"), dict):  # a label holds one component
+            yield from _walk([component["component"]])
+        if isinstance(component.get("components"), list):  # an action row holds several
+            yield from _walk(component["components"])
+
+
+def submitted_answer(data: dict[str, Any]) -> str | None:
+    """Return the text typed into the Answer modal, from a modal submit's data."""
+    for component in _walk(list(data.get("components", []))):
+        if component.get("custom_id") == ANSWER_FIELD and "value" in component:
+            return str(component["value"])
+    return None
+
+
+def question_of(message: discord.Message | None) -> str | None:
+    """Return the question line of a prompt message (`Q1. …`), for the modal's hint."""
+    if message is None:
+        return None
+    for line in message.content.splitlines():
+        stripped = line.replace("**", "").replace("\\", "")
+        if stripped.startswith("Q") and ". " in stripped[:6]:
+            return stripped.split(". ", 1)[1].strip() or None
+    return None

@@ -1,0 +1,619 @@
+"""The Telegram adapter: python-telegram-bot's Application, driven by hand, feeding the core.
+
+Updates are fetched with getUpdates by this adapter (not PTB's Updater) so that the offset that
+confirms them to Telegram moves past an update only once `Application.process_update` has
+finished with it, that is once whatever it records is stored. A crash or a restart therefore
+never drops an RSVP, an answer or a reaction: Telegram delivers the unconfirmed updates again,
+and every record carries its update's name, so a second delivery stores nothing twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import time
+from collections.abc import Coroutine, Sequence
+from dataclasses import replace
+from typing import Any
+
+from telegram import BotCommand, Chat, Update, User
+from telegram import Message as TgMessage
+from telegram.constants import ReactionEmoji
+from telegram.error import (
+    BadRequest,
+    Conflict,
+    InvalidToken,
+    NetworkError,
+    TelegramError,
+)
+from telegram.error import RetryAfter as TgRetryAfter
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    MessageReactionHandler,
+    PollAnswerHandler,
+    filters,
+)
+
+from adapters.telegram import texts
+from adapters.telegram.chats import (
+    GROUP_TYPES,
+    PLATFORM,
+    chat_actor,
+    chat_ref,
+    message_actor,
+    message_chat,
+    scope_of,
+    split_ref,
+    user_actor,
+)
+from adapters.telegram.formatting import CALLBACK_ANSWER_LIMIT, clip, plain
+from adapters.telegram.gateway import TelegramGateway, ref_for_message, ref_for_poll, retry_seconds
+from adapters.telegram.members import Members
+from bot import buttons, render
+from bot import commands as c
+from bot.app import ConfigurationError
+from bot.arguments import parse_command_text
+from bot.chats import Actor, ChatRef
+from bot.errors import UserError
+from bot.guide import MAX_GUIDE_BYTES
+from bot.outbox import RateLimits
+from bot.ports import DeliveryFailed
+from bot.richtext import Message
+from bot.service import WatchParty
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+COMMAND = "watchparty"
+COMMAND_DESCRIPTION = "Watch parties: create, join, start, export — /watchparty help"
+# message_reaction, message_reaction_count and chat_member arrive only when asked for by name.
+ALLOWED_UPDATES = (Update.MESSAGE, Update.CALLBACK_QUERY, Update.MESSAGE_REACTION,
+                   Update.MESSAGE_REACTION_COUNT, Update.POLL_ANSWER, Update.MY_CHAT_MEMBER)
+BATCH = 100
+# An update whose recording failed unexpectedly (the database was busy, say) is tried again
+# after these pauses before it is given up, logged and confirmed.
+RETRY_PAUSES = (0.5, 2.0)
+# How long a reply, reaction or vote on a message posted a moment ago waits for the core to have
+# stored that message (it is stored right after Telegram answers the send).
+SETTLE_SECONDS = 3.0
+UPLOAD_CAPTION = re.compile(rf"^/{COMMAND}(?:@(\w+))?\s+guide\s+upload\s*$", re.IGNORECASE)
+# Commands whose outcome depends on whether the caller moderates the chat (asked of Telegram).
+NEEDS_MODERATOR = (c.CreateParty, c.LinkChat, c.DecideLink, c.StartParty, c.PauseParty,
+                   c.ResumeParty, c.CancelParty, c.UploadGuide, c.Export, c.ChangeSettings)
+ANONYMOUS = Actor(PLATFORM, "anonymous", "Anonymous")
+
+Context = ContextTypes.DEFAULT_TYPE
+
+
+class _Stopped(Exception):
+    """The bot is stopping while a long poll waits."""
+
+
+def create_adapter(settings: Settings) -> TelegramAdapter:
+    """Build the Telegram adapter from the settings (the composition root calls this)."""
+    # httpx logs every request URL at INFO, and a Bot API URL carries the token.
+    http_log = logging.getLogger("httpx")
+    if http_log.level == logging.NOTSET:
+        http_log.setLevel(logging.WARNING)
+    return TelegramAdapter(settings)
+
+
+def _reaction_key(reaction: Any) -> str:
+    """The text a reaction is recorded as: its emoji, or a name for custom and paid ones."""
+    emoji = getattr(reaction, "emoji", None)
+    if emoji:
+        return str(emoji)
+    custom = getattr(reaction, "custom_emoji_id", None)
+    if custom:
+        return f"custom:{custom}"
+    return str(getattr(reaction, "type", "reaction"))
+
+
+def _what(update: object) -> str:
+    """What an update asked, for the log: the command and subcommand, never the user's text."""
+    if not isinstance(update, Update):
+        return type(update).__name__
+    if update.callback_query is not None:
+        return "button " + ":".join((update.callback_query.data or "").split(":")[:2])
+    message = update.message
+    if message is not None:
+        words = (message.text or message.caption or "").split()
+        if words and words[0].startswith("/"):
+            return " ".join(words[:2])
+        return "reply" if message.reply_to_message is not None else "message"
+    for kind in ("message_reaction", "message_reaction_count", "poll_answer", "my_chat_member"):
+        if getattr(update, kind) is not None:
+            return kind
+    return "update"
+
+
+class TelegramAdapter:
+    """One bot account: its Application, its gateway for the outbox, and its update loop."""
+
+    platform = PLATFORM
+
+    def __init__(self, settings: Settings, *, poll_timeout: int = 25) -> None:
+        assert settings.telegram_token is not None, "the Telegram adapter needs TELEGRAM_TOKEN"
+        self.limits = RateLimits.parse(settings.telegram_rate_limits)
+        self.application: Application[Any, Any, Any, Any, Any, Any] = (
+            ApplicationBuilder()
+            .token(settings.telegram_token.get_secret_value())
+            .base_url(settings.telegram_base_url)
+            .base_file_url(settings.telegram_base_file_url)
+            .updater(None)  # updates are fetched here, confirmed only once processed
+            .job_queue(None)  # the core's scheduler owns every timer
+            .build())
+        self.bot = self.application.bot
+        self.members = Members(self.bot)
+        self.gateway = TelegramGateway(self.bot, self.members)
+        self.poll_timeout = poll_timeout
+        self._core: WatchParty | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        # While an update is processed: may it be tried again, does its handler only record,
+        # and did that recording fail unexpectedly?
+        self._retrying = False
+        self._retryable = False
+        self._retry_failed: BaseException | None = None
+        self._install_handlers()
+
+    # ---- lifecycle --------------------------------------------------------------------------
+
+    async def run(self, core: WatchParty, stop: asyncio.Event) -> None:
+        """Connect, serve updates into the core until `stop` is set, then disconnect cleanly."""
+        self._core = core
+        app = self.application
+        if not await self._initialize(stop):
+            return
+        try:
+            self.gateway.attach(core)
+            await self._register_commands()
+            await app.start()
+            log.info("Telegram: polling as @%s", self.bot.username)
+            await self._poll(stop)
+        finally:
+            await self._wind_down(core)
+            self.gateway.detach()
+            if app.running:
+                await app.stop()
+            await app.shutdown()
+
+    async def _initialize(self, stop: asyncio.Event) -> bool:
+        """Initialize the Application (getMe), waiting out network trouble; False if stopped."""
+        pause = 1.0
+        while not stop.is_set():
+            try:
+                await self.application.initialize()
+                return True
+            except InvalidToken:
+                raise ConfigurationError(
+                    "TELEGRAM_TOKEN: Telegram does not accept this token (revoked, or meant "
+                    "for another TELEGRAM_BASE_URL?)") from None
+            except NetworkError as exc:
+                log.warning("Telegram is unreachable (%s); trying again in %.0fs", exc, pause)
+                await self._pause(stop, pause)
+                pause = min(pause * 2, 30.0)
+        return False
+
+    async def _register_commands(self) -> None:
+        try:
+            await self.bot.set_my_commands([BotCommand(COMMAND, COMMAND_DESCRIPTION)])
+        except TelegramError as exc:
+            log.warning("could not register /%s with setMyCommands: %s", COMMAND, exc)
+
+    async def _wind_down(self, core: WatchParty) -> None:
+        """Let exports in flight and the replies queued for Telegram go out, for a moment."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=5.0)
+        for _ in range(100):  # up to 5 s; the outbox has no event for one platform's queue
+            if not core.outbox.queued(PLATFORM):
+                break
+            await asyncio.sleep(0.05)
+
+    @staticmethod
+    async def _pause(stop: asyncio.Event, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), seconds)
+
+    # ---- the update loop ----------------------------------------------------------------------
+
+    async def _poll(self, stop: asyncio.Event) -> None:
+        """Fetch, process fully, then confirm: the offset passes an update only once it is done."""
+        offset: int | None = None
+        pause = 1.0
+        while not stop.is_set():
+            try:
+                updates = await self._fetch(offset, stop)
+            except _Stopped:
+                break
+            except InvalidToken:
+                raise ConfigurationError("TELEGRAM_TOKEN: Telegram stopped accepting this "
+                                         "token") from None
+            except TgRetryAfter as exc:
+                await self._pause(stop, retry_seconds(exc))
+                continue
+            except (NetworkError, Conflict) as exc:
+                log.warning("getUpdates failed (%s); trying again in %.0fs", exc, pause)
+                await self._pause(stop, pause)
+                pause = min(pause * 2, 30.0)
+                continue
+            pause = 1.0
+            for update in updates:
+                await self._process(update)
+                offset = update.update_id + 1
+                if stop.is_set():
+                    break
+        if offset is not None:
+            # Confirm the last batch now, so the next start does not see it again.
+            try:
+                await self.bot.get_updates(offset=offset, limit=1, timeout=0,
+                                           allowed_updates=list(ALLOWED_UPDATES))
+            except TelegramError as exc:
+                log.info("could not confirm the last updates (%s); they will be seen again "
+                         "and recorded once", exc)
+
+    async def _fetch(self, offset: int | None, stop: asyncio.Event) -> Sequence[Update]:
+        fetch = asyncio.ensure_future(self.bot.get_updates(
+            offset=offset, limit=BATCH, timeout=self.poll_timeout,
+            allowed_updates=list(ALLOWED_UPDATES)))
+        waiter = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({fetch, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+        if not fetch.done():
+            fetch.cancel()
+            with contextlib.suppress(asyncio.CancelledError, TelegramError):
+                await fetch
+            raise _Stopped
+        return fetch.result()
+
+    async def _process(self, update: Update) -> None:
+        """Run an update through the Application; retry a recording that failed unexpectedly."""
+        for attempt in range(len(RETRY_PAUSES) + 1):
+            self._retry_failed = None
+            self._retryable = False
+            self._retrying = attempt < len(RETRY_PAUSES)
+            await self.application.process_update(update)
+            if self._retry_failed is None:
+                break
+            log.warning("update %s failed (%s); trying again", update.update_id,
+                        type(self._retry_failed).__name__)
+            await asyncio.sleep(RETRY_PAUSES[attempt])
+        self._retrying = self._retryable = False
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ---- handlers -----------------------------------------------------------------------------
+
+    def _install_handlers(self) -> None:
+        app = self.application
+        app.add_handler(CommandHandler(COMMAND, self._on_command,
+                                       filters=filters.UpdateType.MESSAGE))
+        app.add_handler(CommandHandler("start", self._on_start,
+                                       filters=filters.UpdateType.MESSAGE
+                                       & filters.ChatType.PRIVATE))
+        app.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.Document.ALL
+                                       & filters.CaptionRegex(UPLOAD_CAPTION), self._on_upload))
+        app.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.REPLY & filters.TEXT
+                                       & ~filters.COMMAND, self._on_reply))
+        app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, self._on_migrate))
+        app.add_handler(CallbackQueryHandler(self._on_button))
+        app.add_handler(MessageReactionHandler(self._on_reaction))
+        app.add_handler(PollAnswerHandler(self._on_poll_answer))
+        app.add_handler(ChatMemberHandler(self._on_my_member, ChatMemberHandler.MY_CHAT_MEMBER))
+        app.add_error_handler(self._on_error)
+
+    @property
+    def core(self) -> WatchParty:
+        """The core this adapter feeds (set by `run`)."""
+        assert self._core is not None, "the adapter is not running"
+        return self._core
+
+    def _event(self, update: Update, part: int | None = None) -> str:
+        """The name a record of this update carries, so a redelivery is not recorded twice."""
+        name = f"tg:{self.bot.id}:{update.update_id}"
+        return name if part is None else f"{name}:{part}"
+
+    async def _is_moderator(self, chat: Chat, user: User | None) -> bool:
+        if chat.type == Chat.PRIVATE:
+            return True  # a private chat with the bot is the user's own
+        if user is None:
+            return False
+        return await self.members.is_moderator(chat.id, user.id)
+
+    async def _message_context(self, update: Update, message: TgMessage,
+                               command: c.Command | None = None) -> c.Context:
+        actor, known = message_actor(message)
+        if not known and isinstance(command, NEEDS_MODERATOR):
+            actor = replace(actor, is_moderator=await self._is_moderator(message.chat,
+                                                                         message.from_user))
+        return c.Context(message_chat(message), actor, scope_of(message.chat.id),
+                         self._event(update))
+
+    async def _on_command(self, update: Update, context: Context) -> None:
+        """`/watchparty <subcommand> args` (also `/watchparty@botname` in groups)."""
+        message = update.message
+        assert message is not None
+        words = (message.text or "").split(maxsplit=1)
+        command = parse_command_text(words[1] if len(words) > 1 else "")
+        ctx = await self._message_context(update, message, command)
+        reply = await self.core.handle(ctx, command)
+        if reply is not None and isinstance(command, c.ShowHelp):
+            reply = await self._with_admin_note(message.chat, reply)
+        self._answer(message, ctx.chat, reply)
+
+    async def _on_start(self, update: Update, context: Context) -> None:
+        """`/start` in a private chat: the help, and exports can now be sent here."""
+        message = update.message
+        assert message is not None
+        self._answer(message, message_chat(message), c.Reply(render.help_text()))
+
+    async def _with_admin_note(self, chat: Chat, reply: c.Reply) -> c.Reply:
+        """Help in a group says so while the bot is not an administrator (no reactions then)."""
+        if chat.type not in GROUP_TYPES:
+            return reply
+        try:
+            admin = await self.members.bot_is_admin(chat.id)
+        except TelegramError:
+            log.debug("could not ask whether the bot administers %s", chat.id, exc_info=True)
+            return reply
+        if admin:
+            return reply
+        return replace(reply, message=replace(
+            reply.message, spans=(*reply.message.spans, *texts.not_admin_note())))
+
+    async def _on_upload(self, update: Update, context: Context) -> None:
+        """A .toml document with the caption `/watchparty guide upload`."""
+        message = update.message
+        assert message is not None and message.document is not None
+        match = UPLOAD_CAPTION.match(message.caption or "")
+        if match is None or (match[1] and match[1].lower() != (self.bot.username or "").lower()):
+            return  # addressed to another bot
+        document = message.document
+        name = document.file_name or "guide.toml"
+        if document.file_size is not None and document.file_size > MAX_GUIDE_BYTES:
+            # Not downloaded: the core would refuse it for its size anyway.
+            raise UserError("guide_invalid", name=name, problems=[
+                f"file: {document.file_size:,} bytes; at most {MAX_GUIDE_BYTES:,} (64 KiB) "
+                "allowed"])
+        file = await document.get_file()
+        data = bytes(await file.download_as_bytearray())
+        command = c.UploadGuide(name, data)
+        ctx = await self._message_context(update, message, command)
+        self._answer(message, ctx.chat, await self.core.handle(ctx, command))
+
+    async def _on_reply(self, update: Update, context: Context) -> None:
+        """A reply to one of the bot's prompts is an answer to it."""
+        message = update.message
+        assert message is not None
+        target = message.reply_to_message
+        if target is None or target.from_user is None or target.from_user.id != self.bot.id:
+            return
+        ctx = await self._message_context(update, message)
+        self._retryable_step()
+        await self._settle(message.chat.id, target.message_id)
+        reply = await self.core.handle(ctx, c.RecordAnswer(message.text or "",
+                                                           message_id=str(target.message_id)))
+        if reply is not None:
+            # A reaction, not a message: a group's 20 messages a minute are for the party.
+            self._spawn(self._acknowledge(message))
+
+    async def _acknowledge(self, message: TgMessage) -> None:
+        try:
+            await self.bot.set_message_reaction(message.chat.id, message.message_id,
+                                                ReactionEmoji.WRITING_HAND)
+        except TelegramError as exc:
+            log.debug("could not mark answer %s as recorded: %s", message.message_id, exc)
+
+    async def _on_button(self, update: Update, context: Context) -> None:
+        """RSVP, Ready, Approve / Decline: the button's data is the command."""
+        query = update.callback_query
+        assert query is not None
+        command = buttons.parse(query.data or "")
+        message = query.message
+        if message is None:
+            raise UserError("button_unknown")
+        chat = (message_chat(message) if isinstance(message, TgMessage)
+                else chat_ref(message.chat.id))
+        actor = user_actor(query.from_user)
+        if isinstance(command, NEEDS_MODERATOR):
+            actor = replace(actor, is_moderator=await self._is_moderator(message.chat,
+                                                                         query.from_user))
+        ctx = c.Context(chat, actor, scope_of(message.chat.id), self._event(update))
+        self._retryable_step()
+        reply = await self.core.handle(ctx, command)
+        toast = clip(plain(reply.message.spans), CALLBACK_ANSWER_LIMIT) if reply else None
+        await self._answer_query(update, toast)
+        if reply is not None and not reply.private:
+            self.core.outbox.send(chat, replace(reply.message,
+                                                reply_to=str(message.message_id)))
+
+    async def _answer_query(self, update: Update, text: str | None,
+                            alert: bool = False) -> None:
+        query = update.callback_query
+        assert query is not None
+        try:
+            await query.answer(text, show_alert=alert)
+        except BadRequest as exc:
+            # A query delivered again after a restart is too old to answer; it is recorded.
+            log.debug("could not answer callback query %s: %s", query.id, exc)
+
+    async def _on_reaction(self, update: Update, context: Context) -> None:
+        """Reactions on party messages: each added or removed emoji is a record."""
+        self._retryable_step()
+        counted = update.message_reaction_count
+        if counted is not None:
+            chat = await self._reaction_chat(counted.chat, counted.message_id)
+            await self._settle(counted.chat.id, counted.message_id)
+            counts = tuple((_reaction_key(r.type), r.total_count) for r in counted.reactions)
+            ctx = c.Context(chat, ANONYMOUS, scope_of(counted.chat.id), self._event(update))
+            await self.core.handle(ctx, c.RecordReactionCount(str(counted.message_id), counts))
+            return
+        changed = update.message_reaction
+        if changed is None:
+            return
+        if changed.user is not None:
+            actor = user_actor(changed.user)
+        elif changed.actor_chat is not None:
+            actor = chat_actor(changed.actor_chat)
+        else:
+            return
+        chat = await self._reaction_chat(changed.chat, changed.message_id)
+        await self._settle(changed.chat.id, changed.message_id)
+        old = [_reaction_key(r) for r in changed.old_reaction]
+        new = [_reaction_key(r) for r in changed.new_reaction]
+        changes = [(key, False) for key in old if key not in new]
+        changes += [(key, True) for key in new if key not in old]
+        for part, (emoji, added) in enumerate(changes):
+            ctx = c.Context(chat, actor, scope_of(changed.chat.id), self._event(update, part))
+            await self.core.handle(ctx, c.RecordReaction(str(changed.message_id), emoji, added))
+
+    async def _settle(self, chat_id: int, message_id: int) -> None:
+        """Wait, briefly, for the core to store a party message posted a moment ago.
+
+        The core stores what a posted message is for once Telegram has answered the send; a
+        quick reply, reaction or vote can arrive first, and would otherwise find nothing.
+        """
+        recent = self.gateway.recent(chat_id, message_id)
+        if recent is None:
+            return
+        chat, sent_at = recent
+        while not await self.core.is_party_message(chat, str(message_id)):
+            if time.monotonic() - sent_at > SETTLE_SECONDS:
+                return
+            await asyncio.sleep(0.01)
+
+    async def _reaction_chat(self, chat: Chat, message_id: int) -> ChatRef:
+        """Reaction updates name the group, not the forum topic: look the message up."""
+        recent = self.gateway.recent(chat.id, message_id)
+        if recent is not None:
+            return recent[0]
+        if chat.is_forum:
+            found = await self.core.find_message_ref(PLATFORM, ref_for_message(chat.id,
+                                                                               message_id))
+            if found is not None:
+                return found[0]
+        return chat_ref(chat.id)
+
+    async def _on_poll_answer(self, update: Update, context: Context) -> None:
+        """A vote in a guide's poll: the poll id leads to its chat and message."""
+        answer = update.poll_answer
+        assert answer is not None
+        self._retryable_step()
+        recent = self.gateway.recent_poll(answer.poll_id)
+        found = (recent[:2] if recent is not None else
+                 await self.core.find_message_ref(PLATFORM, ref_for_poll(answer.poll_id)))
+        if found is None:
+            return  # not a poll of ours, or from before this database
+        chat, message_id = found
+        await self._settle(split_ref(chat)[0], int(message_id))
+        if answer.user is not None:
+            actor = user_actor(answer.user)
+        elif answer.voter_chat is not None:
+            actor = chat_actor(answer.voter_chat)
+        else:
+            return
+        ctx = c.Context(chat, actor, scope_of(split_ref(chat)[0]), self._event(update))
+        await self.core.handle(ctx, c.RecordPollVote(message_id, tuple(answer.option_ids)))
+
+    async def _on_migrate(self, update: Update, context: Context) -> None:
+        """A group became a supergroup: its parties, settings and records move with it."""
+        message = update.message
+        assert message is not None
+        if message.migrate_to_chat_id is not None:
+            old, new = message.chat.id, message.migrate_to_chat_id
+        elif message.migrate_from_chat_id is not None:
+            old, new = message.migrate_from_chat_id, message.chat.id
+        else:
+            return
+        self.members.forget(old)
+        await self.core.move_chat(chat_ref(old), chat_ref(new))
+
+    async def _on_my_member(self, update: Update, context: Context) -> None:
+        """The bot was added, promoted or demoted: what it may see changed."""
+        changed = update.my_chat_member
+        assert changed is not None
+        self.members.remember(changed.chat.id, self.bot.id, changed.new_chat_member.status)
+
+    # ---- replies and errors -----------------------------------------------------------------
+
+    def _answer(self, message: TgMessage, chat: ChatRef, reply: c.Reply | None) -> None:
+        """Queue the reply to a command, as a reply to it; an export goes out as a document.
+
+        Telegram has no private replies in a group, so every reply goes to the chat. Nothing
+        waits for delivery here: the outbox keeps the group's pace, not the update loop's.
+        """
+        if reply is None:
+            return
+        reply_to = str(message.message_id)
+        if reply.attachment is not None:
+            self._spawn(self._deliver_export(message, chat, reply.attachment, reply.message))
+            return
+        self.core.outbox.send(chat, replace(reply.message, reply_to=reply_to))
+
+    async def _deliver_export(self, message: TgMessage, chat: ChatRef,
+                              attachment: c.Attachment, caption: Message) -> None:
+        """To the moderator's private chat if they started one with the bot, else here."""
+        outbox = self.core.outbox
+        reply_to = str(message.message_id)
+        try:
+            user = message.from_user
+            if message.chat.type != Chat.PRIVATE and user is not None and not user.is_bot:
+                try:
+                    await outbox.send_file(chat_ref(user.id), attachment.filename,
+                                           attachment.data, caption)
+                except DeliveryFailed:
+                    caption = Message((*caption.spans,
+                                       *texts.export_here_note(self.bot.username or "")))
+                else:
+                    outbox.send(chat, replace(texts.export_sent_privately(attachment.filename),
+                                              reply_to=reply_to))
+                    return
+            await outbox.send_file(chat, attachment.filename, attachment.data,
+                                   replace(caption, reply_to=reply_to))
+        except Exception:
+            log.exception("could not deliver export %s to %s", attachment.filename, chat)
+
+    def _retryable_step(self) -> None:
+        """Mark that what follows only records, so an unexpected failure may be retried."""
+        self._retryable = True
+
+    async def _on_error(self, update: object, context: Context) -> None:
+        """The one error translator: a UserError is a reply, anything else is logged."""
+        error = context.error
+        if error is None:
+            return
+        if isinstance(error, UserError):
+            await self._tell(update, render.error(error))
+            return
+        if self._retrying and self._retryable:
+            self._retry_failed = error  # the update loop tries it again
+            return
+        chat = update.effective_chat.id if isinstance(update, Update) and update.effective_chat \
+            else None
+        log.error("Telegram update failed: %s in chat %s", _what(update), chat, exc_info=error)
+        await self._tell(update, render.unexpected())
+
+    async def _tell(self, update: object, message: Message) -> None:
+        """Say something to whoever sent an update: an alert for a button, a reply otherwise."""
+        if not isinstance(update, Update):
+            return
+        try:
+            if update.callback_query is not None:
+                await self._answer_query(update, clip(plain(message.spans),
+                                                       CALLBACK_ANSWER_LIMIT), alert=True)
+            elif update.message is not None:
+                self._answer(update.message, message_chat(update.message), c.Reply(message))
+        except Exception:
+            log.exception("could not tell the user about an error")

@@ -1,0 +1,80 @@
+"""Streaming plumbing shared by every export format: records in, text out, the loop kept free.
+
+Exports run inside the bot's event loop while it goes on answering commands, so nothing here
+works on more than a page of records at a time: `records` hands them over one by one and
+returns control to the loop every `YIELD_EVERY` records (a store that never waits, such as the
+memory store, would otherwise hold the loop for the whole export), and `Sink` gathers output
+into chunks of about `CHUNK` characters before awaiting the writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from bot.ports import Store
+from bot.records import Record
+
+Write = Callable[[str], Awaitable[None]]
+
+YIELD_EVERY = 256
+CHUNK = 1 << 16
+
+
+async def records(store: Store, party_id: int,
+                  forgotten: set[tuple[str, str, str]]) -> AsyncIterator[Record]:
+    """Stream a party's records in time order, leaving out people who asked to be forgotten."""
+    count = 0
+    sleep = asyncio.sleep
+    async for rec in store.iter_records(party_id):
+        count += 1
+        if count % YIELD_EVERY == 0:
+            await sleep(0)
+        if forgotten and (rec.platform, rec.chat_id, rec.user_id) in forgotten:
+            continue
+        yield rec
+
+
+class Sink:
+    """Collects output text and passes it to an async writer in chunks of about CHUNK chars."""
+
+    def __init__(self, write: Write, chunk: int = CHUNK) -> None:
+        self._write = write
+        self._chunk = chunk
+        self._parts: list[str] = []
+        self._size = 0
+
+    def add(self, text: str) -> None:
+        """Queue some text; call `pump` now and then to pass it on."""
+        self._parts.append(text)
+        self._size += len(text)
+
+    async def pump(self) -> None:
+        """Write what is queued when it has grown to a chunk."""
+        if self._size >= self._chunk:
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Write everything queued."""
+        if self._parts:
+            text = "".join(self._parts)
+            self._parts.clear()
+            self._size = 0
+            await self._write(text)
+
+
+class BytesWriter:
+    """A writer that keeps the export as UTF-8 bytes in memory, for a chat attachment."""
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+
+    async def __call__(self, text: str) -> None:
+        """Append text."""
+        self._parts.append(text.encode("utf-8"))
+
+    def getvalue(self) -> bytes:
+        """Return everything written, and forget it."""
+        data = b"".join(self._parts)
+        self._parts.clear()
+        return data

@@ -1,0 +1,135 @@
+"""No update is lost: `python -m bot` killed with SIGKILL while updates are pending, restarted.
+
+The bot is stopped at the worst moment: it has stored an RSVP and hangs in the request that
+answers the button (the fake holds answerCallbackQuery), so Telegram still counts that update as
+unconfirmed; more updates wait behind it, and more arrive while the bot is down. After the
+restart every one of them is recorded exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+from faketelegram import FakeTelegram
+from tgharness import DATA
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def bot_process(fake: FakeTelegram, db: Path, log: Path) -> subprocess.Popen[bytes]:
+    """`python -m bot` with only the Telegram adapter, on the fake server and a SQLite file."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.upper().startswith(("DISCORD_", "TELEGRAM_", "DATABASE_URL", "GUIDES_DIR"))}
+    env.update({
+        "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", "PYTHONUTF8": "1",
+        "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
+        "TELEGRAM_TOKEN": fake.token, "TELEGRAM_BASE_URL": fake.base_url,
+        "TELEGRAM_BASE_FILE_URL": fake.base_file_url, "DATABASE_URL": f"sqlite:///{db}",
+        "GUIDES_DIR": str(DATA), "COUNTDOWN_SECONDS": "3", "LOG_LEVEL": "INFO",
+        "TELEGRAM_RATE_LIMITS": "bot=30/1s; chat=20/1s", "DEFAULT_TIMEZONE": "UTC",
+    })
+    return subprocess.Popen([sys.executable, "-m", "bot"], cwd=ROOT, env=env,
+                            stdout=log.open("ab"), stderr=subprocess.STDOUT)
+
+
+def records(db: Path) -> list[tuple[str, str, str]]:
+    """(kind, user id, value) of every stored record."""
+    with sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True) as conn:
+        return conn.execute("SELECT kind, user_id, value FROM records ORDER BY id").fetchall()
+
+
+async def wait_exit(proc: subprocess.Popen[bytes], within: float) -> int:
+    """Wait for a process without blocking the fake server's loop."""
+    for _ in range(int(within / 0.05)):
+        code = proc.poll()
+        if code is not None:
+            return code
+        await asyncio.sleep(0.05)
+    proc.kill()
+    raise AssertionError("the bot did not exit")
+
+
+async def test_sigkill_with_pending_updates_loses_and_repeats_nothing(
+        fake: FakeTelegram, tmp_path: Path) -> None:
+    hana, gus, mo, ann = (fake.add_user(n) for n in ("Hana", "Gus", "Mo", "Ann"))
+    group = fake.add_group("Crash club", members=[(hana, "creator"), (gus, "member"),
+                                                  (mo, "member"), (ann, "member")])
+    db, log = tmp_path / "wp.db", tmp_path / "bot.log"
+    bot = bot_process(fake, db, log)
+    try:
+        await fake.wait_for(lambda: fake.getupdates_waiting > 0 or bot.poll() is not None, 20,
+                            "the bot to start polling")
+        assert bot.poll() is None, log.read_text()
+        await fake.ask(group, hana, "/watchparty create Crash test | in 1h | quick", within=15)
+        announcement = await fake.wait_post(group, "🎬 Crash test")
+
+        # Gus's press is stored, then the bot hangs answering it; three more updates queue up.
+        fake.hold("answerCallbackQuery")
+        stuck, _ = fake.press(announcement, gus, "Going")
+        await fake.wait_for(lambda: ("rsvp", str(gus["id"]), "going") in records(db), 10,
+                            "Gus's RSVP to be stored")
+        pending = [fake.press(announcement, mo, "Maybe")[0],
+                   fake.react(announcement, ann, ["👍"]),
+                   fake.command(group, ann, "/watchparty join")[0]]
+        await asyncio.sleep(0.3)
+        assert fake.confirmed <= stuck, "the hung update must not be confirmed yet"
+        bot.send_signal(signal.SIGKILL)
+        assert await wait_exit(bot, 10) == -signal.SIGKILL
+        fake.release()
+
+        # While the bot is down: more people act.
+        pending += [fake.react(announcement, gus, ["🔥"]),
+                    fake.press(announcement, ann, "Not going")[0],
+                    fake.command(group, mo, "/watchparty ready")[0]]
+        assert records(db) == [("rsvp", str(gus["id"]), "going")]
+
+        bot = bot_process(fake, db, log)
+        await fake.wait_confirmed(max(pending), within=20)
+        await fake.wait_idle()
+        bot.send_signal(signal.SIGTERM)
+        assert await wait_exit(bot, 15) == 0, log.read_text()[-3000:]
+    finally:
+        if bot.poll() is None:
+            bot.kill()
+            bot.wait()
+
+    got = Counter(records(db))
+    assert got == Counter({
+        ("rsvp", str(gus["id"]), "going"): 1,
+        ("rsvp", str(mo["id"]), "maybe"): 1,
+        ("reaction_added", str(ann["id"]), "👍"): 1,
+        ("rsvp", str(ann["id"]), "going"): 1,
+        ("reaction_added", str(gus["id"]), "🔥"): 1,
+        ("rsvp", str(ann["id"]), "not_going"): 1,
+        ("ready", str(mo["id"]), "ready"): 1,
+    }), log.read_text()[-3000:]
+    secret = fake.token.split(":", 1)[1]
+    assert secret not in log.read_text(), "the token must never reach the log"
+    # What people saw: one reply to each command, even across the crash.
+    joined = [p for p in fake.in_chat(group) if p.text.startswith("You're going to Crash test")]
+    assert len(joined) == 1
+    assert "Going 1 · 🤔 Maybe 1 · ❌ Not going 1" in announcement.text
+
+
+async def test_a_refused_token_is_one_clear_line_and_a_failed_exit(fake: FakeTelegram,
+                                                                   tmp_path: Path) -> None:
+    wrong = FakeTelegram(token="987654321:AAH-a-token-the-server-does-not-know-xyz")
+    wrong.port = fake.port  # same server, another bot's token
+    log = tmp_path / "bot.log"
+    bot = bot_process(wrong, tmp_path / "wp.db", log)
+    try:
+        assert await wait_exit(bot, 20) == 2
+    finally:
+        if bot.poll() is None:
+            bot.kill()
+    lines = log.read_text().splitlines()
+    assert lines[-1] == ("watchparty: TELEGRAM_TOKEN: Telegram does not accept this token "
+                         "(revoked, or meant for another TELEGRAM_BASE_URL?)")
+    assert "a-token-the-server" not in log.read_text()

@@ -1,0 +1,64 @@
+"""How the Telegram tests run the bot: as in production, on the fake Bot API.
+
+(A module of its own, not conftest.py: several test folders have a conftest, and which one
+`import conftest` finds depends on the order pytest collected them in.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from faketelegram import FakeTelegram
+
+from adapters.telegram import TelegramAdapter
+from bot import app
+from bot.settings import Settings
+
+DATA = Path(__file__).parent / "data"
+# Fast enough for a whole party in seconds (the bench keeps Telegram's 1/s and 20/min).
+TEST_LIMITS = "bot=30/1s; chat=20/1s"
+
+os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
+
+
+def bot_settings(fake: FakeTelegram, db: Path, **overrides: Any) -> Settings:
+    """Settings for a bot on the fake server (no .env, no stray environment)."""
+    values: dict[str, Any] = {
+        "telegram_token": fake.token, "telegram_base_url": fake.base_url,
+        "telegram_base_file_url": fake.base_file_url, "database_url": f"sqlite:///{db}",
+        "guides_dir": DATA, "countdown_seconds": 3, "ready_check_seconds": 10,
+        "default_timezone": "UTC", "telegram_rate_limits": TEST_LIMITS,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)
+
+
+@dataclass
+class RunningBot:
+    """A started bot: what a test inspects, and how it is stopped."""
+
+    settings: Settings
+    adapter: TelegramAdapter
+    runtime: app.Runtime
+    stop_event: asyncio.Event
+    task: asyncio.Task[None]
+
+    async def stop(self) -> None:
+        """Stop as SIGTERM does: quiesce the core while online, then disconnect, then close."""
+        if self.task.done():
+            await self.runtime.stop()
+            return
+        try:
+            await self.runtime.quiesce()
+            self.stop_event.set()
+            await asyncio.wait_for(asyncio.shield(self.task), 15)
+        finally:
+            await self.runtime.stop()
+
+
+StartBot = Callable[..., Awaitable[RunningBot]]

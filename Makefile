@@ -29,8 +29,8 @@ test: lint
 	NO_PROXY=127.0.0.1,localhost $(BIN)/python -m pytest -q
 
 bench: setup
-	$(BIN)/python -m bench.scheduler
-	$(BIN)/python -m bench.ingest
+	for b in scheduler ingest discord_e2e telegram_e2e export; do \
+		[ ! -f bench/$$b.py ] || $(BIN)/python -m bench.$$b || exit 1; done
 
 clean:
 	rm -rf $(VENV)

@@ -590,5 +590,7 @@ async def write_sample(path: Path) -> None:
 
 
 if __name__ == "__main__":
-    # .venv/bin/python -m tests.core.test_export  (then take the screenshot, docs/benchmarks.md)
+    # .venv/bin/python -m tests.core.test_export, then the screenshot:
+    # chromium --headless=new --no-sandbox --hide-scrollbars --window-size=1000,3160 \
+    #   --screenshot=docs/export-sample.png file://$PWD/docs/export-sample.html
     asyncio.run(write_sample(Path(__file__).parents[2] / "docs" / "export-sample.html"))

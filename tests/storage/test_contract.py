@@ -706,28 +706,16 @@ async def test_add_record_after_close_is_refused(backend: Backend) -> None:
 # performance the scheduler depends on (durable backends)
 
 
-async def test_100k_actions_are_added_quickly_and_next_wakeup_stays_fast(
-        durable_store: Store) -> None:
+async def test_many_actions_next_wakeup_and_claim_order(durable_store: Store) -> None:
+    """Correctness at volume; the speed of the same calls is measured in bench/scheduler."""
     actions = [action(T0 + timedelta(seconds=i), party_id=i % 500, chapter=i % 7)
                for i in range(100_000)]
-    # CPU time of the process (every thread), not wall time: the suite may share its machine,
-    # and the work here is all CPU (a WAL commit with synchronous=NORMAL does not wait for disk).
-    started = time.process_time()
     stored = await durable_store.add_actions(actions)
-    assert time.process_time() - started < 0.8
     assert len({a.id for a in stored}) == 100_000
-
     await durable_store.finish_actions([(a.id or 0, ActionStatus.DONE) for a in stored[:50_000]])
-    started = time.process_time()
-    for _ in range(200):
-        wakeup = await durable_store.next_wakeup()
-    assert (time.process_time() - started) / 200 < 0.002
-    assert wakeup == T0 + timedelta(seconds=50_000)
-
+    assert await durable_store.next_wakeup() == T0 + timedelta(seconds=50_000)
     now = T0 + timedelta(seconds=60_000)
-    started = time.process_time()
     claimed = await durable_store.claim_due(now, "a", now + timedelta(minutes=1), 1000)
-    assert time.process_time() - started < 0.1
     assert [a.due_at for a in claimed] == [T0 + timedelta(seconds=50_000 + i) for i in range(1000)]
 
 

@@ -68,6 +68,14 @@ class LinkChat:
 
 
 @dataclass(frozen=True, slots=True)
+class UnlinkChat:
+    """`/watchparty unlink [CODE]`: take a linked chat (this one by default) out of a party."""
+
+    party: str | None = None
+    chat: ChatRef | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class DecideLink:
     """The Approve / Decline buttons of a link request."""
 
@@ -142,6 +150,8 @@ class ChangeSettings:
     reminders: str | None = None
     creators: str | None = None
     retention_days: str | None = None
+    moderator_role: str | None = None
+    ping_reminders: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +204,7 @@ class RecordPollVote:
     options: tuple[int, ...]
 
 
-Command = (CreateParty | ListParties | ShowInfo | SetRsvp | MarkReady | LinkChat | DecideLink
+Command = (CreateParty | ListParties | ShowInfo | SetRsvp | MarkReady | LinkChat | UnlinkChat | DecideLink
            | StartParty | PauseParty | ResumeParty | CancelParty | ListGuides | ShowGuide
            | UploadGuide | Export | ChangeSettings | ShowPrivacy | ForgetMe | ShowHelp
            | RecordAnswer | RecordReaction | RecordReactionCount | RecordPollVote)

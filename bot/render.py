@@ -318,6 +318,12 @@ def link_requested(party: Party) -> Message:
                 Text(" to approve this chat. You'll see the announcement here once they do."))
 
 
+def unlinked(party: Party, chat: ChatRef, by: str) -> Message:
+    """The reply to `unlink`, and the notice in the home chat."""
+    return _msg(Text(f"🔗 A {chat.platform} chat no longer takes part in "), Bold(party.title),
+                Text(" (unlinked by "), Bold(by), Text("). Its records stay in the export."))
+
+
 def link_decided(party: Party, approved: bool, by: str) -> Message:
     """The outcome of a link request."""
     if approved:
@@ -400,6 +406,8 @@ def settings_view(settings: ChatSettings, default_zone: str, changed: bool) -> M
                 Text(f"reminders: {reminders}\n"),
                 Text(f"creators: {settings.creators.value}\n"),
                 Text(f"retention_days: {settings.retention_days}\n"),
+                Text(f"moderator_role: {settings.moderator_role or 'none'}\n"),
+                Text(f"ping_reminders: {'yes' if settings.ping_reminders else 'no'}\n"),
                 Text("Change with "),
                 Code("/watchparty settings timezone=Europe/Berlin reminders=15m,1m"))
 
@@ -447,9 +455,11 @@ HELP_LINES = [
     ("start [CODE] [now | ready N]", "start the countdown (host or moderator)"),
     ("pause · resume · cancel [CODE]", "host or moderator"),
     ("link CODE", "join another chat's party from this chat (moderator)"),
+    ("unlink CODE", "take this chat out of another chat's party (moderator)"),
     ("guide list · guide show NAME · guide upload", "discussion guides"),
     ("export CODE | json·csv·md·html | anonymize=yes", "the discussion log (moderator)"),
-    ("settings timezone=… reminders=15m,1m creators=anyone retention_days=365", "moderator"),
+    ("settings timezone=… reminders=15m,1m creators=anyone retention_days=365 "
+     "moderator_role=… ping_reminders=no", "moderator"),
     ("privacy · forget-me", "what is recorded; delete yours"),
 ]
 
@@ -474,6 +484,7 @@ def _who(params: dict[str, Any]) -> str:
         "moderator": "moderators of this chat",
         "host_or_moderator": f"the host ({host}) or a moderator of a linked chat",
         "host_or_home_moderator": f"the host ({host}) or a moderator of the party's home chat",
+        "host_or_linked_moderator": f"the host ({host}) or a moderator of the linked chat",
     }.get(str(who), "moderators")
 
 
@@ -538,6 +549,8 @@ ERRORS: dict[str, Any] = {
     "already_linked": lambda p: f"This chat already takes part in “{p['title']}”.",
     "link_pending": lambda p: (
         f"This chat has already asked to join “{p['title']}”; the host hasn't decided yet."),
+    "unlink_home": lambda p: f"This is the home chat of “{p['title']}”: it can't be unlinked.",
+    "not_linked": lambda p: f"That chat isn't linked to “{p['title']}”.",
     "link_not_pending": lambda p: f"That request to join “{p['title']}” was already decided.",
     "start_when_invalid": lambda p: (
         f"“{p['text']}” isn't a start. Use 'now' or 'ready N' (start when N people are "

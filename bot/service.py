@@ -32,7 +32,7 @@ from bot.ports import Clock, LogEntry, SentKind, SentMessage, Store
 from bot.records import Record, RecordKind, Rsvp
 from bot.richtext import Message
 from bot.timeline import instant_of, position
-from bot.timeparse import parse_reminders, parse_when, validate_zone
+from bot.timeparse import parse_bool, parse_reminders, parse_when, validate_zone
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +136,8 @@ class WatchParty:
                 return await self.link(ctx, cmd)
             case c.DecideLink():
                 return await self.decide_link(ctx, cmd)
+            case c.UnlinkChat():
+                return await self.unlink(ctx, cmd)
             case c.StartParty():
                 return await self.start(ctx, cmd)
             case c.PauseParty():
@@ -174,6 +176,10 @@ class WatchParty:
         raise AssertionError(f"unhandled command {cmd!r}")
 
     # ---- lookups --------------------------------------------------------------------------
+
+    async def settings_for(self, chat: ChatRef) -> ChatSettings:
+        """Return a chat's settings (adapters read the moderator role from here)."""
+        return await self.store.get_chat_settings(chat)
 
     async def zone_for(self, chat: ChatRef) -> str:
         """Return the display zone of a chat."""
@@ -457,6 +463,28 @@ class WatchParty:
                                    SentKind.ANNOUNCEMENT, Priority.NORMAL))
         return c.Reply(render.link_decided(party, cmd.approve, ctx.actor.display_name))
 
+    async def unlink(self, ctx: c.Context, cmd: c.UnlinkChat) -> c.Reply:
+        """Take a linked chat out of a party (the host, or a moderator of that chat).
+
+        The chat's link is marked declined: nothing more is posted there, its records stay in
+        the export, and a moderator may ask to link it again later.
+        """
+        party = await self.resolve_party(ctx, cmd.party)
+        target = cmd.chat or ctx.chat
+        is_host = party.is_host(ctx.actor.platform, ctx.actor.user_id)
+        if not is_host and not (ctx.actor.is_moderator and ctx.chat == target):
+            raise UserError("not_allowed", action="unlink", who="host_or_linked_moderator",
+                            host=party.host_name)
+        if target == party.home:
+            raise UserError("unlink_home", title=party.title)
+        if target not in party.approved_chats():
+            raise UserError("not_linked", title=party.title)
+        await self.store.set_link_status(party.id, target, LinkStatus.DECLINED)
+        party = await self._reload(party)
+        notice = render.unlinked(party, target, ctx.actor.display_name)
+        self._spawn(self._post(party, party.home, notice, SentKind.NOTICE, Priority.NORMAL))
+        return c.Reply(notice)
+
     # ---- start, pause, resume, cancel -----------------------------------------------------
 
     async def start(self, ctx: c.Context, cmd: c.StartParty) -> c.Reply:
@@ -622,6 +650,13 @@ class WatchParty:
             if not text.isdigit() or not 1 <= int(text) <= 3650:
                 raise UserError("retention_invalid", text=cmd.retention_days)
             settings.retention_days = int(text)
+            changed = True
+        if cmd.moderator_role:
+            role = cmd.moderator_role.strip().lstrip("@")
+            settings.moderator_role = None if role.lower() in {"none", "off", ""} else role
+            changed = True
+        if cmd.ping_reminders:
+            settings.ping_reminders = parse_bool(cmd.ping_reminders)
             changed = True
         if changed:
             await self.store.save_chat_settings(settings)

@@ -91,7 +91,7 @@ class Interactions:
             return True
         if self.core is None or not isinstance(interaction.user, discord.Member):
             return False
-        role = (await self.core.store.get_chat_settings(chat)).moderator_role
+        role = (await self.core.settings_for(chat)).moderator_role
         if not role:
             return False
         wanted = role.strip().lstrip("@").lower()

@@ -198,3 +198,23 @@ async def test_guide_upload(bot: Bot) -> None:
     text = await refused(bot, c.UploadGuide("my-guide.toml", bad), MOD)
     assert text.startswith("The guide “my-guide” has problems:") and "chapters[1].ends_at" in text
     assert "isn't a .toml file" in await refused(bot, c.UploadGuide("g.txt", good), MOD)
+
+
+async def test_moderator_role_and_reminder_pings(bot: Bot) -> None:
+    reply = await bot.do(c.ChangeSettings(moderator_role="@film-club", ping_reminders="yes"),
+                         actor=MOD)
+    assert reply is not None
+    assert "moderator_role: film-club" in reply.message.plain()
+    assert "ping_reminders: yes" in reply.message.plain()
+    settings = await bot.runtime.core.settings_for(HOME)
+    assert settings.moderator_role == "film-club" and settings.ping_reminders
+    assert "isn't yes or no" in await refused(bot, c.ChangeSettings(ping_reminders="loud"), MOD)
+    code = await create(bot, "in 20 minutes")
+    await bot.do(c.SetRsvp(code, "going"), actor=GUEST)
+    await bot.do(c.SetRsvp(code, "maybe"), actor=MOD)
+    await bot.advance(5 * 60)
+    reminder = bot.gateway.posts(containing="🔔")
+    assert [r.message.mentions for r in reminder] == [("u-guest",)]
+    await bot.do(c.ChangeSettings(moderator_role="none", ping_reminders="no"), actor=MOD)
+    settings = await bot.runtime.core.settings_for(HOME)
+    assert settings.moderator_role is None and not settings.ping_reminders

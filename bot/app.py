@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import importlib
 import logging
 import signal
@@ -102,6 +103,16 @@ async def build(settings: Settings, store: Store, clock: Clock,
     return Runtime(store, clock, outbox, core, scheduler)
 
 
+def _freeze_startup_objects() -> None:
+    """Keep start-up objects out of later garbage collections.
+
+    A full collection walks every object of the process; with the libraries' objects frozen
+    it stops stalling the loop for 20 ms in the middle of a large export (bench/export).
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def _install_signals(stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -191,6 +202,7 @@ async def run_bot(settings: Settings) -> None:
         disconnect.set()
 
     await runtime.start()
+    _freeze_startup_objects()
     try:
         async with asyncio.TaskGroup() as group:
             winding = group.create_task(wind_down(), name="wind-down")

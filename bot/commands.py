@@ -204,9 +204,9 @@ class RecordPollVote:
     options: tuple[int, ...]
 
 
-Command = (CreateParty | ListParties | ShowInfo | SetRsvp | MarkReady | LinkChat | UnlinkChat | DecideLink
-           | StartParty | PauseParty | ResumeParty | CancelParty | ListGuides | ShowGuide
-           | UploadGuide | Export | ChangeSettings | ShowPrivacy | ForgetMe | ShowHelp
+Command = (CreateParty | ListParties | ShowInfo | SetRsvp | MarkReady | LinkChat | DecideLink
+           | UnlinkChat | StartParty | PauseParty | ResumeParty | CancelParty | ListGuides
+           | ShowGuide | UploadGuide | Export | ChangeSettings | ShowPrivacy | ForgetMe | ShowHelp
            | RecordAnswer | RecordReaction | RecordReactionCount | RecordPollVote)
 
 

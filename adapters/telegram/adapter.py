@@ -63,6 +63,7 @@ from bot.app import ConfigurationError
 from bot.arguments import parse_command_text
 from bot.chats import Actor, ChatRef
 from bot.errors import UserError
+from bot.export.attachment import fit_reply
 from bot.guide import MAX_GUIDE_BYTES
 from bot.outbox import RateLimits
 from bot.ports import DeliveryFailed
@@ -71,6 +72,9 @@ from bot.service import WatchParty
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
+
+# The Bot API's limit for a document a bot sends.
+UPLOAD_LIMIT = 50 * 1024 * 1024
 
 COMMAND = "watchparty"
 COMMAND_DESCRIPTION = "Watch parties: create, join, start, export — /watchparty help"
@@ -558,9 +562,18 @@ class TelegramAdapter:
             return
         reply_to = str(message.message_id)
         if reply.attachment is not None:
-            self._spawn(self._deliver_export(message, chat, reply.attachment, reply.message))
+            self._spawn(self._deliver_fitted(message, chat, reply))
             return
         self.core.outbox.send(chat, replace(reply.message, reply_to=reply_to))
+
+    async def _deliver_fitted(self, message: TgMessage, chat: ChatRef, reply: c.Reply) -> None:
+        """Zip an export that is over Telegram's upload limit, or say why it can't be sent."""
+        fitted = await fit_reply(reply, UPLOAD_LIMIT)
+        if fitted.attachment is None:
+            self.core.outbox.send(chat, replace(fitted.message,
+                                                reply_to=str(message.message_id)))
+            return
+        await self._deliver_export(message, chat, fitted.attachment, fitted.message)
 
     async def _deliver_export(self, message: TgMessage, chat: ChatRef,
                               attachment: c.Attachment, caption: Message) -> None:

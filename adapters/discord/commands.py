@@ -183,6 +183,13 @@ class WatchpartyGroup(app_commands.Group):
         """`/watchparty link`."""
         await self.bridge.run(interaction, c.LinkChat(code), name="link", private=False)
 
+    @app_commands.command(name="unlink", description="Take this channel out of a party it was "
+                                                     "linked to (moderators or the host)")
+    @app_commands.describe(party=PARTY)
+    async def unlink(self, interaction: Interaction, party: str | None = None) -> None:
+        """`/watchparty unlink`."""
+        await self.bridge.run(interaction, c.UnlinkChat(party), name="unlink", private=False)
+
     @app_commands.command(name="start", description="Start the countdown now, or once enough "
                                                     "people are ready (host or moderators)")
     @app_commands.describe(party=PARTY,
@@ -276,6 +283,7 @@ class WatchpartyGroup(app_commands.Group):
     @leave.autocomplete("party")
     @ready.autocomplete("party")
     @start.autocomplete("party")
+    @unlink.autocomplete("party")
     @pause.autocomplete("party")
     @resume.autocomplete("party")
     @cancel.autocomplete("party")

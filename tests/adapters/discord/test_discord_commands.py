@@ -22,7 +22,7 @@ from fakediscord import EPHEMERAL, FakeDiscord, message_text
 from bot.chats import ChatRef
 from bot.service import EXPORT_FORMATS
 
-SUBCOMMANDS = {"create", "list", "info", "now", "join", "maybe", "leave", "ready", "link",
+SUBCOMMANDS = {"create", "list", "info", "now", "join", "maybe", "leave", "ready", "link", "unlink",
                "start", "pause", "resume", "cancel", "export", "settings", "privacy",
                "forget-me", "help", "guide"}
 GUILDS, GUILD_REACTIONS, GUILD_POLLS = 1 << 0, 1 << 10, 1 << 24
@@ -72,7 +72,7 @@ async def test_published_commands_and_intents(fake: FakeDiscord, bot: RunningBot
         "anyone", "moderators"]
     assert by_name["export anonymize"]["type"] == 5  # a boolean
     with_party = [n for n in by_name if n.endswith(" party")]
-    assert len(with_party) == 11
+    assert len(with_party) == 12
     assert all(by_name[n].get("autocomplete") for n in with_party)
     assert by_name["create guide"].get("autocomplete")
     assert by_name["guide show name"].get("autocomplete")

@@ -17,6 +17,7 @@ from bot.errors import UserError
 from bot.export import FORMATS, write_export
 from bot.guide import read_guide_file
 from bot.party import normalize_code
+from bot.service import load_party_guide
 from bot.settings import Settings
 
 log = logging.getLogger("bot")
@@ -104,12 +105,7 @@ async def export(settings: Settings, code: str, fmt: str | None, anonymize: bool
         if party is None:
             print(render.error(UserError("party_not_found", code=code)).plain(), file=sys.stderr)
             return 1
-        guide = None
-        if party.guide_name:
-            from bot.guide import Guide
-
-            source = await store.get_guide_source(f"party:{party.id}", party.guide_name)
-            guide = Guide.model_validate_json(source) if source else None
+        guide = await load_party_guide(store, party)
         fmt = export_format(fmt, output, sys.stdout.isatty())
         from bot.clock import SystemClock
 

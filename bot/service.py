@@ -225,11 +225,7 @@ class WatchParty:
         """Return the guide a party was created with (a snapshot taken at creation)."""
         if party.id in self._guide_cache:
             return self._guide_cache[party.id]
-        guide: Guide | None = None
-        if party.guide_name:
-            source = await self.store.get_guide_source(f"party:{party.id}", party.guide_name)
-            if source is not None:
-                guide = Guide.model_validate_json(source)
+        guide = await load_party_guide(self.store, party)
         self._guide_cache[party.id] = guide
         return guide
 
@@ -331,7 +327,7 @@ class WatchParty:
             state=PartyState.SCHEDULED, created_at=now,
             chats=[PartyChat(0, ctx.chat, LinkStatus.APPROVED, is_home=True)]))
         if guide is not None:
-            await self.store.save_guide(f"party:{party.id}", guide.name,
+            await self.store.save_guide(_snapshot_scope(party), guide.name,
                                         guide.model_dump_json())
         self._guide_cache[party.id] = guide
         await self._schedule(self._pre_start_actions(party, settings, now))
@@ -673,15 +669,15 @@ class WatchParty:
     async def record_answer(self, ctx: c.Context, cmd: c.RecordAnswer) -> c.Reply | None:
         """Record an answer to a prompt; messages unrelated to a party are ignored."""
         if cmd.message_id is not None:
-            sent = await self.store.find_sent_message(ctx.chat, cmd.message_id)
-            if sent is None or sent.kind is not SentKind.PROMPT or sent.prompt is None:
+            found = await self._party_message(ctx.chat, cmd.message_id, SentKind.PROMPT)
+            if found is None:
                 return None
-            party: Party | None = await self.store.get_party(sent.party_id)
-            prompt: str | None = sent.prompt
+            party = found[1]
+            prompt = found[0].prompt
         else:
             party = await self.resolve_party(ctx, cmd.party)
             prompt = cmd.prompt
-        if party is None or prompt is None:
+        if prompt is None:
             return None
         self._require_member_chat(party, ctx)
         text = cmd.text.strip()
@@ -693,14 +689,21 @@ class WatchParty:
                            message_id=cmd.message_id)
         return c.Reply(render.answer_recorded(party, prompt, ctx.actor.display_name, text))
 
+    async def _party_message(self, chat: ChatRef, message_id: str,
+                             kind: SentKind | None = None) -> tuple[SentMessage, Party] | None:
+        """The party message a reply, reaction or vote concerns; None for any other message."""
+        sent = await self.store.find_sent_message(chat, message_id)
+        if sent is None or (kind is not None and sent.kind is not kind):
+            return None
+        party = await self.store.get_party(sent.party_id)
+        return None if party is None else (sent, party)
+
     async def record_reaction(self, ctx: c.Context, cmd: c.RecordReaction) -> None:
         """Record a reaction added to or removed from a party message."""
-        sent = await self.store.find_sent_message(ctx.chat, cmd.message_id)
-        if sent is None:
+        found = await self._party_message(ctx.chat, cmd.message_id)
+        if found is None:
             return
-        party = await self.store.get_party(sent.party_id)
-        if party is None:
-            return
+        sent, party = found
         kind = RecordKind.REACTION_ADDED if cmd.added else RecordKind.REACTION_REMOVED
         await self._record(ctx, party, kind, cmd.emoji, prompt=sent.prompt,
                            message_id=cmd.message_id)
@@ -711,12 +714,10 @@ class WatchParty:
         The actor stands for everyone anonymous; what is stored is the difference between the
         totals and what that actor's records already add up to, so a repeated update adds nothing.
         """
-        sent = await self.store.find_sent_message(ctx.chat, cmd.message_id)
-        if sent is None:
+        found = await self._party_message(ctx.chat, cmd.message_id)
+        if found is None:
             return
-        party = await self.store.get_party(sent.party_id)
-        if party is None:
-            return
+        sent, party = found
         async with self._lock(party.id):
             have: Counter[str] = Counter()
             async for rec in self.store.iter_records(party.id):
@@ -741,12 +742,10 @@ class WatchParty:
 
     async def record_poll_vote(self, ctx: c.Context, cmd: c.RecordPollVote) -> None:
         """Record a vote in a guide poll (the option texts, or empty for a retraction)."""
-        sent = await self.store.find_sent_message(ctx.chat, cmd.message_id)
-        if sent is None or sent.kind is not SentKind.POLL:
+        found = await self._party_message(ctx.chat, cmd.message_id, SentKind.POLL)
+        if found is None:
             return
-        party = await self.store.get_party(sent.party_id)
-        if party is None:
-            return
+        sent, party = found
         guide = await self.guide_of(party)
         options: tuple[str, ...] = ()
         if guide is not None and sent.prompt is not None:
@@ -978,6 +977,19 @@ class WatchParty:
         return render.Summary(going=going, ready=len(ready), answered=len(answered),
                               answers_per_chapter=dict(answers), top_moments=top,
                               guide=await self.guide_of(party))
+
+
+def _snapshot_scope(party: Party) -> str:
+    """Where a party's copy of its guide is stored, so later uploads never change its plan."""
+    return f"party:{party.id}"
+
+
+async def load_party_guide(store: Store, party: Party) -> Guide | None:
+    """Return the guide a party was created with, from the snapshot taken at creation."""
+    if not party.guide_name:
+        return None
+    source = await store.get_guide_source(_snapshot_scope(party), party.guide_name)
+    return Guide.model_validate_json(source) if source is not None else None
 
 
 def _same(message: Message) -> MessageFn:

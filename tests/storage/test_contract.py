@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from bot.actions import Action, ActionKind, ActionStatus
+from bot.actions import Action, ActionKind, ActionStatus, Outcome
 from bot.chats import ChatRef, ChatSettings, Creators
 from bot.party import ACTIVE_STATES, LinkStatus, Party, PartyChat, PartyState
 from bot.ports import LogEntry, SentKind, SentMessage, Store
@@ -23,6 +23,7 @@ from bot.records import Record, RecordKind
 from storage import StoreConflict, StoreUnavailable, UnsupportedDatabase, open_store
 from storage.memory import MemoryStore
 from storage.sqlite import SqliteStore, migrate
+from tests.reads import count_records, pending_actions
 
 if TYPE_CHECKING:
     from tests.storage.conftest import Backend
@@ -207,25 +208,6 @@ async def test_link_status_changes(store: Store) -> None:
         await store.upsert_party_chat(PartyChat(created.id + 1000, OTHER, LinkStatus.PENDING))
 
 
-async def test_parties_finished_before(store: Store) -> None:
-    old = await store.create_party(party("AAAAAA"))
-    await store.update_party(replace(old, state=PartyState.FINISHED,
-                                     finished_at=T0 + timedelta(hours=2)))
-    recent = await store.create_party(party("BBBBBB"))
-    await store.update_party(replace(recent, state=PartyState.FINISHED,
-                                     finished_at=T0 + timedelta(days=5)))
-    cancelled = await store.create_party(party("CCCCCC", starts_at=T0 + timedelta(hours=1)))
-    await store.update_party(replace(cancelled, state=PartyState.CANCELLED,
-                                     finished_at=T0 + timedelta(minutes=1)))
-    never_started = await store.create_party(party("DDDDDD", starts_at=T0 - timedelta(days=9)))
-    await store.update_party(replace(never_started, state=PartyState.CANCELLED))
-    await store.create_party(party("EEEEEE", starts_at=T0 - timedelta(days=30)))  # scheduled
-
-    found = await store.parties_finished_before(T0 + timedelta(days=1))
-    assert [p.code for p in found] == ["DDDDDD", "CCCCCC", "AAAAAA"]
-    assert found[2].chats[0].chat == DISCORD
-
-
 # records
 
 
@@ -248,7 +230,7 @@ async def test_record_round_trip_and_order(store: Store) -> None:
     assert stored[0].at == datetime(2025, 3, 7, 19, 0, 5, tzinfo=UTC)
     assert stored[2].position is None and stored[2].kind is RecordKind.ANSWER
     assert_utc(*(r.at for r in stored))
-    assert await store.count_records(created.id) == 3
+    assert await count_records(store, created.id) == 3
     assert await records_of(store, created.id + 1000) == []
 
 
@@ -261,7 +243,7 @@ async def test_an_incomplete_record_is_refused_alone(store: Store) -> None:
     )
     assert isinstance(results[5], ValueError)
     assert all(isinstance(r, Record) and r.id for r in results[:5])
-    assert await store.count_records(created.id) == 5
+    assert await count_records(store, created.id) == 5
 
 
 async def test_iter_records_streams_many_in_order(store: Store) -> None:
@@ -274,7 +256,7 @@ async def test_iter_records_streams_many_in_order(store: Store) -> None:
         for i in range(5000)
     ))
     await store.add_record(record(other.id))
-    assert await store.count_records(created.id) == 5000
+    assert await count_records(store, created.id) == 5000
 
     seen: list[Record] = []
     async with streaming(store, created.id) as stream:
@@ -324,8 +306,8 @@ async def test_delete_party_records(store: Store) -> None:
         await store.add_record(record(first.id))
     await store.add_record(record(second.id))
     assert await store.delete_party_records(first.id) == 3
-    assert await store.count_records(first.id) == 0
-    assert await store.count_records(second.id) == 1
+    assert await count_records(store, first.id) == 0
+    assert await count_records(store, second.id) == 1
 
 
 async def test_forgotten_users(store: Store) -> None:
@@ -359,13 +341,13 @@ async def test_a_redelivered_event_is_recorded_once(store: Store) -> None:
     stored = await records_of(store, created.id)
     assert [r.event for r in stored] == ["tg:1:7", None, None, "tg:1:8", "tg:1:9"]
     assert stored[0].value == "👍"
-    assert await store.count_records(created.id) == 5
+    assert await count_records(store, created.id) == 5
 
     # Once deleted (forget-me, retention), the event no longer holds a place.
     await store.delete_party_records(created.id)
     fresh = await store.add_record(replace(record(created.id), event="tg:1:7"))
     assert fresh.id not in {first.id, *(r.id for r in results)}
-    assert await store.count_records(created.id) == 1
+    assert await count_records(store, created.id) == 1
 
 
 # messages the bot posted
@@ -493,15 +475,15 @@ async def test_add_actions_returns_them_with_ids(store: Store) -> None:
         (a.party_id, a.kind, a.due_at, a.payload) for a in given
     ]
     assert await store.add_actions([]) == []
-    assert await store.pending_actions(1) == [stored[0]]
-    assert await store.pending_actions(2) == [stored[2]]
+    assert await pending_actions(store, 1) == [stored[0]]
+    assert await pending_actions(store, 2) == [stored[2]]
     with pytest.raises(TypeError):
         await store.add_actions([action(T0, not_json=object())])
     with pytest.raises(ValueError):
         await store.add_actions([replace(action(T0), status=ActionStatus.DONE)])
     with pytest.raises(ValueError):
         await store.add_actions([replace(action(T0), acquired_by="p", acquired_until=T0)])
-    assert len(await store.pending_actions(1)) == 1
+    assert len(await pending_actions(store, 1)) == 1
 
 
 async def test_pending_actions_by_due_time_survive_json(store: Store) -> None:
@@ -510,7 +492,7 @@ async def test_pending_actions_by_due_time_survive_json(store: Store) -> None:
         action(datetime(2025, 3, 7, 21, 1, tzinfo=CEST), n=1, pair=(1, 2)),
         action(T0 + timedelta(minutes=2), n=2),
     ])
-    pending = await store.pending_actions(1)
+    pending = await pending_actions(store, 1)
     assert [a.payload["n"] for a in pending] == [1, 2, 3]
     assert pending[0].payload["pair"] == [1, 2]
     assert_utc(*(a.due_at for a in pending))
@@ -531,7 +513,7 @@ async def test_claim_due_leases_earliest_first(store: Store) -> None:
     assert [a.payload["n"] for a in second] == [30, 40]
     assert await store.claim_due(now, "proc-b", lease, 10) == []
     assert await store.claim_due(now, "proc-b", lease, 0) == []
-    pending = await store.pending_actions(1)
+    pending = await pending_actions(store, 1)
     assert len(pending) == 5
     assert {a.id for a in pending if a.acquired_by} == {a.id for a in first + second}
     assert stored[4].id not in {a.id for a in first + second}
@@ -562,29 +544,31 @@ async def test_next_wakeup(store: Store) -> None:
     assert_utc(wakeup)
 
     now = T0 + timedelta(minutes=1)
-    await store.claim_due(now, "proc-a", now + timedelta(seconds=30), 10)
+    [claimed] = await store.claim_due(now, "proc-a", now + timedelta(seconds=30), 10)
+    assert claimed.id == stored[1].id
     # Only the leased one is due: the next chance is its lease running out.
     assert await store.next_wakeup() == now + timedelta(seconds=30)
     await store.claim_due(now, "proc-a", now + timedelta(minutes=20), 10)
     assert await store.next_wakeup() == now + timedelta(seconds=30)
 
-    await store.finish_actions([(stored[1].id or 0, ActionStatus.DONE)])
+    await store.finish_actions("proc-a", [Outcome(claimed.id, claimed.fence, ActionStatus.DONE)])
     assert await store.next_wakeup() == T0 + timedelta(minutes=10)
-    await store.finish_actions([(stored[0].id or 0, ActionStatus.SKIPPED)])
+    later = T0 + timedelta(minutes=10)
+    [last] = await store.claim_due(later, "proc-a", later + timedelta(seconds=30), 10)
+    await store.finish_actions("proc-a", [Outcome(last.id or 0, last.fence,
+                                                  ActionStatus.SKIPPED)])
     assert await store.next_wakeup() is None
 
 
 async def test_finished_actions_are_no_longer_pending(store: Store) -> None:
     stored = await store.add_actions([action(T0, n=i) for i in range(4)])
     claimed = await store.claim_due(T0, "proc-a", T0 + timedelta(minutes=1), 10)
-    assert len(claimed) == 4
-    await store.finish_actions([
-        (stored[0].id or 0, ActionStatus.DONE),
-        (stored[1].id or 0, ActionStatus.SKIPPED),
-        (stored[2].id or 0, ActionStatus.CANCELLED),
-    ])
-    await store.finish_actions([])
-    assert [a.id for a in await store.pending_actions(1)] == [stored[3].id]
+    assert [a.id for a in claimed] == [a.id for a in stored]
+    outcomes = [Outcome(a.id or 0, a.fence, status) for a, status in zip(
+        claimed, (ActionStatus.DONE, ActionStatus.SKIPPED, ActionStatus.CANCELLED), strict=False)]
+    assert await store.finish_actions("proc-a", outcomes) == outcomes
+    assert await store.finish_actions("proc-a", []) == []
+    assert [a.id for a in await pending_actions(store, 1)] == [stored[3].id]
     later = T0 + timedelta(hours=1)
     assert [a.id for a in await store.claim_due(later, "proc-b", later, 10)] == [stored[3].id]
 
@@ -597,30 +581,98 @@ async def test_cancel_actions_by_kind(store: Store) -> None:
         action(T0, kind=ActionKind.PROMPT, party_id=2),
         action(T0 - timedelta(1), kind=ActionKind.PROMPT),
     ])
-    await store.finish_actions([(stored[4].id or 0, ActionStatus.DONE)])
+    [early] = await store.claim_due(T0 - timedelta(1), "p", T0, 10)
+    assert early.id == stored[4].id
+    await store.finish_actions("p", [Outcome(early.id, early.fence, ActionStatus.DONE)])
 
     cancelled = await store.cancel_actions(1, frozenset({ActionKind.PROMPT, ActionKind.REMINDER}))
     assert cancelled == 2
-    assert [a.kind for a in await store.pending_actions(1)] == [ActionKind.SUMMARY]
-    assert len(await store.pending_actions(2)) == 1
+    assert [a.kind for a in await pending_actions(store, 1)] == [ActionKind.SUMMARY]
+    assert len(await pending_actions(store, 2)) == 1
     assert await store.cancel_actions(1, frozenset()) == 0
     assert [a.id for a in await store.claim_due(T0, "p", T0, 10)] == [stored[2].id,
                                                                        stored[3].id]
 
 
-async def test_release_leases(store: Store) -> None:
+async def test_reaping_drops_only_leases_that_ran_out_or_were_this_workers(
+        store: Store) -> None:
     stored = await store.add_actions([action(T0, n=i) for i in range(3)])
     lease = T0 + timedelta(hours=1)
-    await store.claim_due(T0, "dead-process", lease, 10)
-    await store.finish_actions([(stored[0].id or 0, ActionStatus.DONE)])
+    claimed = await store.claim_due(T0, "dead-process", lease, 10)
+    assert [a.fence for a in claimed] == [1, 1, 1]
+    await store.finish_actions("dead-process", [Outcome(claimed[0].id or 0, claimed[0].fence,
+                                                        ActionStatus.DONE)])
 
-    assert await store.release_leases() == 2
-    assert await store.release_leases() == 0
+    # Another worker starting while the leases live reaps nothing and claims nothing.
+    assert await store.reap_leases(lease - timedelta(microseconds=1), "new-process") == 0
+    assert await store.claim_due(lease - timedelta(microseconds=1), "new-process",
+                                 lease + timedelta(hours=1), 10) == []
+    assert await store.reap_leases(lease, "new-process") == 2
+    assert await store.reap_leases(lease, "new-process") == 0
     assert await store.next_wakeup() == T0
-    pending = await store.pending_actions(1)
+    pending = await pending_actions(store, 1)
     assert all(a.acquired_by is None and a.acquired_until is None for a in pending)
-    again = await store.claim_due(T0, "new-process", lease, 10)
+    again = await store.claim_due(lease, "new-process", lease + timedelta(hours=1), 10)
     assert [a.id for a in again] == [stored[1].id, stored[2].id]
+    assert [a.fence for a in again] == [2, 2]
+
+    # A worker restarting under its own name takes back what its dead run held.
+    assert await store.reap_leases(lease, "new-process") == 2
+    assert [a.acquired_by for a in await pending_actions(store, 1)] == [None, None]
+
+
+async def test_a_restarted_worker_does_not_steal_a_live_lease(backend: Backend) -> None:
+    first = await backend.open()
+    [stored] = await first.add_actions([action(T0)])
+    [held] = await first.claim_due(T0, "worker-a", T0 + timedelta(minutes=5), 10)
+    # Worker b (re)starts on the same database while worker a is alive and firing.
+    second = await backend.open()
+    now = T0 + timedelta(minutes=1)
+    assert await second.reap_leases(now, "worker-b") == 0
+    assert await second.claim_due(now, "worker-b", now + timedelta(minutes=5), 10) == []
+    [still] = await pending_actions(second, 1)
+    assert (still.acquired_by, still.fence) == ("worker-a", held.fence)
+    # Once a's lease ran out (it died), b reaps it and claims it with a higher fence.
+    expiry = T0 + timedelta(minutes=5)
+    assert await second.reap_leases(expiry, "worker-b") == 1
+    [taken] = await second.claim_due(expiry, "worker-b", expiry + timedelta(minutes=5), 10)
+    assert taken.id == stored.id and taken.fence > held.fence
+
+
+async def test_a_worker_whose_lease_ran_out_cannot_mark_the_action_done(
+        backend: Backend) -> None:
+    a, b = await backend.open(), await backend.open()
+    await a.add_actions([action(T0)])
+    [mine] = await a.claim_due(T0, "worker-a", T0 + timedelta(minutes=1), 10)
+    later = T0 + timedelta(minutes=2)
+    [theirs] = await b.claim_due(later, "worker-b", later + timedelta(minutes=1), 10)
+    assert theirs.fence == mine.fence + 1
+
+    late = Outcome(mine.id or 0, mine.fence, ActionStatus.DONE)
+    assert await a.finish_actions("worker-a", [late]) == []
+    assert await a.renew_leases("worker-a", [(mine.id or 0, mine.fence)], later) == []
+    [pending] = await pending_actions(a, 1)
+    assert (pending.acquired_by, pending.fence) == ("worker-b", theirs.fence)
+    # The same fence under another name is no lease either.
+    assert await a.finish_actions("worker-a", [replace(late, fence=theirs.fence)]) == []
+
+    done = Outcome(theirs.id or 0, theirs.fence, ActionStatus.SKIPPED)
+    assert await b.finish_actions("worker-b", [done]) == [done]
+    assert await pending_actions(a, 1) == []
+
+
+async def test_a_renewed_lease_keeps_others_off(store: Store) -> None:
+    [stored] = await store.add_actions([action(T0)])
+    [held] = await store.claim_due(T0, "worker-a", T0 + timedelta(minutes=1), 10)
+    extended = T0 + timedelta(minutes=10)
+    assert await store.renew_leases("worker-a", [(held.id or 0, held.fence)],
+                                    extended) == [stored.id]
+    assert await store.renew_leases("worker-b", [(held.id or 0, held.fence)], extended) == []
+    assert await store.next_wakeup() == extended
+    now = T0 + timedelta(minutes=5)
+    assert await store.claim_due(now, "worker-b", now + timedelta(minutes=1), 10) == []
+    [pending] = await pending_actions(store, 1)
+    assert pending.acquired_until == extended and pending.fence == held.fence
 
 
 async def test_concurrent_claimers_never_share_an_action(backend: Backend) -> None:
@@ -712,7 +764,11 @@ async def test_many_actions_next_wakeup_and_claim_order(durable_store: Store) ->
                for i in range(100_000)]
     stored = await durable_store.add_actions(actions)
     assert len({a.id for a in stored}) == 100_000
-    await durable_store.finish_actions([(a.id or 0, ActionStatus.DONE) for a in stored[:50_000]])
+    first_half = T0 + timedelta(seconds=49_999)
+    claimed = await durable_store.claim_due(first_half, "a", first_half, 50_000)
+    assert [a.id for a in claimed] == [a.id for a in stored[:50_000]]
+    outcomes = [Outcome(a.id or 0, a.fence, ActionStatus.DONE) for a in claimed]
+    assert len(await durable_store.finish_actions("a", outcomes)) == 50_000
     assert await durable_store.next_wakeup() == T0 + timedelta(seconds=50_000)
     now = T0 + timedelta(seconds=60_000)
     claimed = await durable_store.claim_due(now, "a", now + timedelta(minutes=1), 1000)
@@ -745,7 +801,7 @@ async def test_sqlite_reopening_keeps_everything(sqlite_path: Path) -> None:
         loaded = await again.get_party(created.id)
         assert loaded is not None and len(loaded.chats) == 2
         assert await records_of(again, created.id) == [rec]
-        [pending] = await again.pending_actions(created.id)
+        [pending] = await pending_actions(again, created.id)
         assert pending.acquired_by == "proc"
         assert await again.get_chat_settings(DISCORD) == settings
         assert await again.get_guide_source("s", "g") == "title = 'G'"
@@ -766,7 +822,7 @@ async def test_sqlite_uses_wal(sqlite_path: Path) -> None:
 
 
 async def test_sqlite_migrations_are_recorded_and_idempotent(sqlite_path: Path) -> None:
-    versions = ["V1__initial", "V2__record_events_and_message_refs"]
+    versions = ["V1__initial", "V2__record_events_and_message_refs", "V3__action_fences"]
     assert await migrate(sqlite_path) == versions
     assert await migrate(sqlite_path) == []
     store = await SqliteStore.open(sqlite_path)
@@ -776,13 +832,15 @@ async def test_sqlite_migrations_are_recorded_and_idempotent(sqlite_path: Path) 
         await store.close()
     with sqlite3.connect(sqlite_path) as raw:
         rows = raw.execute("SELECT version, name FROM schema_version").fetchall()
-    assert rows == [(1, "V1__initial"), (2, "V2__record_events_and_message_refs")]
+    assert rows == [(1, "V1__initial"), (2, "V2__record_events_and_message_refs"),
+                    (3, "V3__action_fences")]
 
 
 async def test_sqlite_v1_file_with_records_upgrades_to_events(sqlite_path: Path) -> None:
-    from storage.sqlite import migration_files
+    from storage.migrate import migration_files
 
-    _, name, sql = migration_files()[0]
+    first = migration_files("sqlite")[0]
+    name, sql = first.name, first.sql
     with sqlite3.connect(sqlite_path) as raw:  # a file written by the first release
         raw.executescript(sql)
         raw.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY,"
@@ -859,7 +917,7 @@ async def test_sqlite_failed_batch_fails_every_record_in_it(sqlite_path: Path) -
             return_exceptions=True,
         )
         assert all(isinstance(r, StoreConflict) for r in results)
-        assert await store.count_records(created.id) == 0
+        assert await count_records(store, created.id) == 0
         with sqlite3.connect(sqlite_path) as raw:
             raw.execute("DROP TRIGGER refuse")
         assert (await store.add_record(record(created.id))).id is not None
@@ -877,7 +935,7 @@ async def test_sqlite_close_flushes_queued_records(sqlite_path: Path) -> None:
     assert len(ids) == 300
     again = await SqliteStore.open(sqlite_path)
     try:
-        assert await again.count_records(created.id) == 300
+        assert await count_records(again, created.id) == 300
     finally:
         await again.close()
 
@@ -886,10 +944,22 @@ async def test_sqlite_close_flushes_queued_records(sqlite_path: Path) -> None:
 
 
 async def test_open_store_memory_urls() -> None:
-    for url in ("memory://", "sqlite://:memory:", "sqlite:///:memory:"):
+    store = await open_store("memory://")
+    assert isinstance(store, MemoryStore)
+    await store.close()
+    for url in ("sqlite://:memory:", "sqlite:///:memory:"):
         store = await open_store(url)
-        assert isinstance(store, MemoryStore)
+        # A real SQLite database in memory: migrated, every connection of the store on it.
+        assert isinstance(store, SqliteStore)
+        created = await store.create_party(party())
+        await store.add_record(record(created.id))
+        assert [r.value async for r in store.iter_records(created.id)] == ["👍"]
+        async with store.party(created.id) as tx:
+            assert tx.party is not None and tx.party.code == created.code
         await store.close()
+    other = await open_store("sqlite://:memory:")
+    assert await other.get_party(1) is None  # each store has a database of its own
+    await other.close()
 
 
 async def test_open_store_sqlite_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -16,7 +16,7 @@ from bot.party import LinkStatus, Party, PartyChat, PartyState
 from bot.ports import LogEntry, SentKind, SentMessage
 from bot.records import Record, RecordKind
 from storage import StoreConflict
-from storage.rules import FOLLOWERS, check_addable, check_record, follow
+from storage.rules import FOLLOWERS, check_addable, check_record, follow, work_party_id
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
@@ -232,8 +232,7 @@ class MemoryStore:
             await lock.acquire()
         try:
             party = begin()
-            work = MemoryWork(self, party.id if party_id is None and party else party_id or 0,
-                              party)
+            work = MemoryWork(self, work_party_id(party_id, party), party)
             if party_id is None and party is not None:
                 new_id = party.id
                 work.undo.append(lambda: self._drop_party(new_id))

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from bot.actions import Action, ActionStatus
+from bot.party import Party
 from bot.records import Record
 
 K = TypeVar("K")
@@ -30,6 +31,14 @@ def check_addable(actions: Iterable[Action]) -> None:
     for a in actions:
         if a.status != ActionStatus.PENDING or a.acquired_until or a.acquired_by or a.fence:
             raise ValueError(ADDABLE)
+
+
+def work_party_id(party_id: int | None, party: Party | None) -> int:
+    """Return the party a unit of work is on: the one asked for, or the one it created."""
+    if party_id is not None:
+        return party_id
+    assert party is not None, "a new party's unit of work has its party"
+    return party.id
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from bot.ports import LogEntry, SentKind, SentMessage
 from bot.records import Record, RecordKind
 from storage import StoreConflict, StoreUnavailable
 from storage.migrate import Migration, run_migrations
-from storage.rules import FOLLOWERS, check_addable, check_record
+from storage.rules import FOLLOWERS, check_addable, check_record, work_party_id
 
 log = logging.getLogger(__name__)
 
@@ -737,8 +737,7 @@ class SqliteStore:
                 await asyncio.shield(_call(db, _rollback))
                 raise
             try:
-                yield SqliteWork(db, party.id if party_id is None and party else party_id or 0,
-                                 party)
+                yield SqliteWork(db, work_party_id(party_id, party), party)
                 await _call(db, lambda conn: conn.execute("COMMIT"))
             except BaseException:
                 await asyncio.shield(_call(db, _rollback))

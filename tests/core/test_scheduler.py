@@ -95,3 +95,35 @@ async def test_a_failing_handler_is_logged_and_does_not_stop_the_timer(caplog) -
     assert seen == [1, 2]
     assert "failed; it is marked skipped" in caplog.text
     assert await pending_actions(store, 1) == []
+
+
+async def test_a_slow_fire_keeps_its_lease_and_fires_once() -> None:
+    clock = ManualClock(T0)
+    store = MemoryStore()
+    fired: list[tuple[str, int]] = []
+
+    async def slow(action: Action, now: datetime) -> ActionStatus:
+        fired.append(("a", action.payload["n"]))
+        await clock.sleep(100)  # more than three leases
+        return ActionStatus.DONE
+
+    async def other(action: Action, now: datetime) -> ActionStatus:
+        fired.append(("b", action.payload["n"]))
+        return ActionStatus.DONE
+
+    a = Scheduler(store, clock, slow, owner="a", lease_seconds=30)
+    b = Scheduler(store, clock, other, owner="b", lease_seconds=30)
+    await a.schedule([Action(1, ActionKind.PROMPT, T0 + timedelta(seconds=1), {"n": 1})])
+    a.start()
+    await clock.advance(2)
+    assert fired == [("a", 1)]
+    b.start()
+    await clock.advance(60)
+    [held] = await pending_actions(store, 1)
+    assert held.acquired_by == "a"
+    assert held.acquired_until is not None and held.acquired_until > clock.now()
+    await clock.advance(140)
+    await a.stop()
+    await b.stop()
+    assert fired == [("a", 1)]
+    assert await pending_actions(store, 1) == []

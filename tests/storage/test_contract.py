@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import os
 import sqlite3
 import time
@@ -11,7 +12,7 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -775,6 +776,174 @@ async def test_many_actions_next_wakeup_and_claim_order(durable_store: Store) ->
     assert [a.due_at for a in claimed] == [T0 + timedelta(seconds=50_000 + i) for i in range(1000)]
 
 
+# units of work
+
+
+async def test_a_new_party_and_its_first_actions_commit_together(store: Store) -> None:
+    async with store.new_party(party()) as tx:
+        assert tx.party is not None and tx.party.id > 0
+        created = tx.party
+        assert [c.chat for c in created.chats] == [DISCORD]
+        added = await tx.add_actions([action(T0, party_id=created.id, n=1),
+                                      action(T0 - timedelta(hours=1), party_id=created.id, n=0)])
+        assert all(a.id is not None for a in added)
+    fetched = await store.get_party(created.id)
+    assert fetched == created
+    assert [a.payload["n"] for a in await pending_actions(store, created.id)] == [0, 1]
+
+
+async def test_a_failed_new_party_leaves_nothing(store: Store) -> None:
+    with pytest.raises(RuntimeError, match="planning failed"):
+        async with store.new_party(party()) as tx:
+            assert tx.party is not None
+            party_id = tx.party.id
+            await tx.add_actions([action(T0, party_id=party_id)])
+            raise RuntimeError("planning failed")
+    assert await store.get_party_by_code("K7Q2MX") is None
+    assert await store.get_party(party_id) is None
+    assert await pending_actions(store, party_id) == []
+    # The code is free again.
+    async with store.new_party(party()) as tx:
+        assert tx.party is not None
+    with pytest.raises(StoreConflict):
+        async with store.new_party(party()):
+            pass
+
+
+async def test_a_unit_of_work_writes_everything_it_did_on_exit(store: Store) -> None:
+    created = await store.create_party(party())
+    [old] = await store.add_actions([action(T0, party_id=created.id, kind=ActionKind.REMINDER)])
+    async with store.party(created.id) as tx:
+        assert tx.party == created
+        tx.party.transition(PartyState.COUNTING_DOWN)
+        tx.party.go_at = T0 + timedelta(seconds=10)
+        await tx.save()
+        assert await tx.cancel_actions(frozenset({ActionKind.REMINDER})) == 1
+        [go] = await tx.add_actions([action(T0 + timedelta(seconds=10), party_id=created.id,
+                                            kind=ActionKind.GO)])
+        assert [a.id for a in await tx.pending_actions()] == [go.id]
+        await tx.upsert_chat(PartyChat(created.id, TELEGRAM, LinkStatus.PENDING,
+                                       requested_by="7"))
+        await tx.set_link_status(TELEGRAM, LinkStatus.APPROVED)
+        assert [(c.chat, c.status) for c in tx.party.chats] == [
+            (DISCORD, LinkStatus.APPROVED), (TELEGRAM, LinkStatus.APPROVED)]
+        sent = SentMessage(created.id, DISCORD, "m-9", SentKind.COUNTDOWN, action_id=go.id)
+        await tx.add_sent_message(sent)
+        await tx.add_log(LogEntry(created.id, T0, "action_late", {"seconds": 3}))
+        await tx.save()  # nothing changed since the last save: nothing to write
+    stored = await store.get_party(created.id)
+    assert stored is not None
+    assert (stored.state, stored.go_at) == (PartyState.COUNTING_DOWN, T0 + timedelta(seconds=10))
+    assert [c.chat for c in stored.chats if c.status is LinkStatus.APPROVED] == [DISCORD,
+                                                                                  TELEGRAM]
+    assert [a.kind for a in await pending_actions(store, created.id)] == [ActionKind.GO]
+    assert old.id not in {a.id for a in await pending_actions(store, created.id)}
+    assert await store.find_sent_message(DISCORD, "m-9") == sent
+    assert [e.key for e in await store.party_log(created.id)] == ["action_late"]
+
+
+async def test_a_failed_unit_of_work_writes_nothing(store: Store) -> None:
+    created = await store.create_party(party())
+    await store.add_actions([action(T0, party_id=created.id, kind=ActionKind.REMINDER)])
+    with pytest.raises(RuntimeError, match="boom"):
+        async with store.party(created.id) as tx:
+            assert tx.party is not None
+            tx.party.title = "Changed"
+            tx.party.state = PartyState.CANCELLED
+            await tx.save()
+            await tx.cancel_actions(frozenset({ActionKind.REMINDER}))
+            await tx.add_actions([action(T0, party_id=created.id, kind=ActionKind.GO)])
+            await tx.upsert_chat(PartyChat(created.id, TELEGRAM, LinkStatus.PENDING))
+            await tx.set_link_status(DISCORD, LinkStatus.DECLINED)
+            await tx.add_sent_message(SentMessage(created.id, DISCORD, "m-1", SentKind.GO))
+            await tx.add_log(LogEntry(created.id, T0, "action_skipped", {}))
+            raise RuntimeError("boom")
+    assert await store.get_party(created.id) == created
+    assert [a.kind for a in await pending_actions(store, created.id)] == [ActionKind.REMINDER]
+    assert await store.find_sent_message(DISCORD, "m-1") is None
+    assert await store.party_log(created.id) == []
+
+
+async def test_a_unit_of_work_on_a_missing_party(store: Store) -> None:
+    async with store.party(404) as tx:
+        assert tx.party is None
+        assert await tx.pending_actions() == []
+        with pytest.raises(LookupError):
+            await tx.save()
+    created = await store.create_party(party())
+    async with store.party(created.id) as tx:
+        with pytest.raises(ValueError, match="not this unit of work's party"):
+            await tx.add_actions([action(T0, party_id=created.id + 1)])
+
+
+async def test_units_of_work_on_one_party_take_turns(backend: Backend) -> None:
+    # Two stores on one database (two connections for SQLite), many units of work at once,
+    # each reading a counter and writing it back: none may lose another's update.
+    first, second = await backend.open(), await backend.open()
+    created = await first.create_party(party())
+
+    async def bump(store: Store) -> None:
+        async with store.party(created.id) as tx:
+            assert tx.party is not None
+            seen = tx.party.paused_seconds
+            await tx.pending_actions()  # the others run meanwhile
+            tx.party.paused_seconds = seen + 1
+            await tx.save()
+
+    await asyncio.gather(*(bump(store) for _ in range(15) for store in (first, second)))
+    stored = await second.get_party(created.id)
+    assert stored is not None and stored.paused_seconds == 30
+
+
+def _party_worker(url: str, party_id: int, role: str, rounds: int, start: Any) -> None:
+    """One process applying pauses, or firing GOs, to one party, each in a unit of work."""
+    async def run() -> None:
+        store = await open_store(url)
+        try:
+            start.wait()
+            for n in range(rounds):
+                async with store.party(party_id) as tx:
+                    assert tx.party is not None
+                    # Both read-modify-write paused_seconds, so a lost update shows.
+                    seen = tx.party.paused_seconds
+                    await tx.pending_actions()
+                    if role == "pause":
+                        tx.party.state = PartyState.PAUSED
+                        tx.party.paused_at = T0 + timedelta(seconds=n)
+                    else:
+                        tx.party.state = PartyState.PLAYING
+                        tx.party.go_at = T0 + timedelta(seconds=n)
+                    tx.party.paused_seconds = seen + 1
+                    await tx.save()
+        finally:
+            await store.close()
+    asyncio.run(run())
+
+
+async def test_a_pause_and_a_go_in_two_processes_lose_neither_update(
+        durable_backend: Backend) -> None:
+    assert durable_backend.url is not None
+    store = await durable_backend.open()
+    created = await store.create_party(party(state=PartyState.PLAYING))
+    context = multiprocessing.get_context("spawn")
+    start = context.Barrier(2)  # both open their store first, then go at once
+    rounds = 100
+    workers = [context.Process(target=_party_worker,
+                               args=(durable_backend.url, created.id, role, rounds, start))
+               for role in ("pause", "go")]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        await asyncio.to_thread(worker.join, 60)
+        assert worker.exitcode == 0
+    stored = await store.get_party(created.id)
+    assert stored is not None
+    assert stored.paused_seconds == 2 * rounds
+    assert stored.paused_at == T0 + timedelta(seconds=rounds - 1)
+    assert stored.go_at == T0 + timedelta(seconds=rounds - 1)
+    assert stored.state in (PartyState.PAUSED, PartyState.PLAYING)
+
+
 # SQLite specifics
 
 
@@ -810,6 +979,31 @@ async def test_sqlite_reopening_keeps_everything(sqlite_path: Path) -> None:
         assert await again.forgotten([DISCORD]) == {("discord", "1000", "u7")}
     finally:
         await again.close()
+
+
+async def test_sqlite_a_unit_of_work_writes_only_the_fields_it_changed(
+        sqlite_path: Path) -> None:
+    store = await SqliteStore.open(sqlite_path)
+    try:
+        created = await store.create_party(party(state=PartyState.PLAYING))
+        with sqlite3.connect(sqlite_path) as raw:
+            columns = [row[1] for row in raw.execute("PRAGMA table_info(parties)")
+                       if row[1] != "id"]
+            # An UPDATE OF trigger fires for every column the UPDATE names, changed or not.
+            raw.execute("CREATE TABLE touched (col TEXT)")
+            for col in columns:
+                raw.execute(f"CREATE TRIGGER touched_{col} AFTER UPDATE OF {col} ON parties"
+                            f" BEGIN INSERT INTO touched VALUES ('{col}'); END")
+        async with store.party(created.id) as tx:
+            assert tx.party is not None
+            tx.party.transition(PartyState.PAUSED)
+            tx.party.paused_at = T0 + timedelta(minutes=3)
+            await tx.save()
+        with sqlite3.connect(sqlite_path) as raw:
+            touched = sorted(row[0] for row in raw.execute("SELECT col FROM touched"))
+        assert touched == ["paused_at", "state"]
+    finally:
+        await store.close()
 
 
 async def test_sqlite_uses_wal(sqlite_path: Path) -> None:

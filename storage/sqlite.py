@@ -167,6 +167,54 @@ async def _call(db: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], T])
     return await db._execute(lambda: fn(db._conn))  # type: ignore[no-untyped-call,no-any-return]
 
 
+class _Activity:
+    """How many calls are queued or running on a store's connection threads."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.quiet = asyncio.Event()
+        self.quiet.set()
+
+    def begin(self) -> None:
+        self.calls += 1
+        self.quiet.clear()
+
+    def end(self) -> None:
+        self.calls -= 1
+        if not self.calls:
+            self.quiet.set()
+
+
+class _Connection(aiosqlite.Connection):
+    """An aiosqlite connection that counts the calls queued or running on its thread."""
+
+    def __init__(self, connector: Callable[[], sqlite3.Connection], activity: _Activity) -> None:
+        super().__init__(connector, iter_chunk_size=64)
+        self._activity = activity
+
+    async def _execute(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        self._activity.begin()
+        try:
+            return await super()._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
+        finally:
+            self._activity.end()
+
+    async def _connect(self) -> aiosqlite.Connection:
+        self._activity.begin()
+        try:
+            return await super()._connect()
+        finally:
+            self._activity.end()
+
+    async def close(self) -> None:
+        """Close the connection and stop its thread, counted like any call."""
+        self._activity.begin()
+        try:
+            await super().close()
+        finally:
+            self._activity.end()
+
+
 def _memory_target() -> str:
     """Return a URI naming a fresh in-memory database its store's connections share."""
     return f"file:watchparty-{uuid.uuid4().hex}?mode=memory&cache=shared"
@@ -191,8 +239,10 @@ def _configure(conn: sqlite3.Connection, in_memory: bool) -> None:
     conn.execute("PRAGMA foreign_keys = ON")
 
 
-async def _connect(path: str, memory_target: str | None = None) -> aiosqlite.Connection:
+async def _connect(path: str, memory_target: str | None = None,
+                   activity: _Activity | None = None) -> aiosqlite.Connection:
     """Connect to the file at `path`, or to the shared in-memory database `memory_target`."""
+    target, uri = (path, False) if memory_target is None else (memory_target, True)
     if memory_target is None:
         folder = os.path.dirname(os.path.abspath(path))  # noqa: ASYNC240
         if not os.path.isdir(folder):  # noqa: ASYNC240 - at start-up, before the loop has work
@@ -200,9 +250,9 @@ async def _connect(path: str, memory_target: str | None = None) -> aiosqlite.Con
             # thread behind, which prints a traceback at exit.
             raise StoreUnavailable(f"cannot open SQLite database {path!r}: the folder "
                                    f"{folder!r} does not exist")
-        connection = aiosqlite.connect(path, isolation_level=None)
-    else:
-        connection = aiosqlite.connect(memory_target, isolation_level=None, uri=True)
+    connection = _Connection(
+        lambda: sqlite3.connect(target, isolation_level=None, uri=uri),
+        activity or _Activity())
     try:
         db = await connection
     except sqlite3.Error as exc:
@@ -647,10 +697,12 @@ class SqliteStore:
     """`bot.ports.Store` on one SQLite file; use `await SqliteStore.open(path)`."""
 
     def __init__(self, db: aiosqlite.Connection, path: str, *, max_batch: int,
-                 batch_delay: float, memory_target: str | None = None) -> None:
+                 batch_delay: float, memory_target: str | None = None,
+                 activity: _Activity | None = None) -> None:
         self._db = db
         self.path = path
         self._memory_target = memory_target
+        self._activity = activity or _Activity()
         # Units of work run on a connection of their own, so the main one keeps reading while
         # one is open. Every write of this store takes this lock first: the main connection
         # must never wait inside SQLite for a write lock held by this store's own unit of work.
@@ -675,14 +727,15 @@ class SqliteStore:
         """
         path = os.fspath(path)
         memory_target = _memory_target() if path == ":memory:" else None
-        db = await _connect(path, memory_target)
+        activity = _Activity()
+        db = await _connect(path, memory_target, activity)
         try:
             await _migrate(db)
         except BaseException:
             await db.close()
             raise
         return cls(db, path, max_batch=max_batch, batch_delay=batch_delay,
-                   memory_target=memory_target)
+                   memory_target=memory_target, activity=activity)
 
     async def migrate(self) -> list[str]:
         """Apply the migrations this file lacks; return their names."""
@@ -702,6 +755,21 @@ class SqliteStore:
                 await self._work_db.close()
             await self._db.close()
 
+    async def idle(self) -> bool:
+        """Wait until no call of this store is queued or running; return whether it waited.
+
+        For code that must know the store has nothing left in flight (tests on a manual
+        clock, which only know the event loop is quiet, not the store's threads).
+        """
+        waited = False
+        while self._activity.calls or self._queue:
+            waited = True
+            if self._activity.calls:
+                await self._activity.quiet.wait()
+            else:
+                await asyncio.sleep(0)  # the writer takes the queued records on its next turn
+        return waited
+
     # units of work
 
     def party(self, party_id: int) -> AbstractAsyncContextManager[SqliteWork]:
@@ -718,7 +786,7 @@ class SqliteStore:
                     ) -> AsyncIterator[SqliteWork]:
         async with self._write_lock:
             if self._work_db is None:
-                self._work_db = await _connect(self.path, self._memory_target)
+                self._work_db = await _connect(self.path, self._memory_target, self._activity)
             db = self._work_db
 
             def start(conn: sqlite3.Connection) -> Party | None:
@@ -894,10 +962,8 @@ class SqliteStore:
         """Stream a party's records in (at, id) order, a page at a time, from one snapshot."""
         # A connection of its own: the cursor's read snapshot lasts as long as the export, and
         # the main connection must go on committing records meanwhile.
-        target, uri = ((self.path, False) if self._memory_target is None
-                       else (self._memory_target, True))
-        async with aiosqlite.connect(target, isolation_level=None, uri=uri) as db:
-            await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        db = await _connect(self.path, self._memory_target, self._activity)
+        try:
             await db.execute("PRAGMA query_only = ON")
             async with db.execute(
                 f"SELECT {_RECORD_COLUMNS} FROM records WHERE party_id = ? ORDER BY at, id",
@@ -906,6 +972,8 @@ class SqliteStore:
                 while rows := await cursor.fetchmany(PAGE):
                     for row in rows:
                         yield _record(tuple(row))
+        finally:
+            await db.close()
 
     async def delete_user_records(self, chat: ChatRef, user_id: str) -> int:
         """Delete every record of this user in this chat, across parties; return how many."""

@@ -585,6 +585,7 @@ ERRORS: dict[str, Any] = {
         f"“{p['extra']}”."),
     "button_unknown": lambda p: "That button no longer works. Try the command instead.",
     "prompt_unknown": lambda p: f"There's no prompt {p.get('number')} to answer.",
+    "prompt_unknown_react": lambda p: f"There's no prompt {p.get('number')} to react to.",
     "console_usage": lambda p: str(p["text"]),
 }
 

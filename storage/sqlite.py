@@ -156,7 +156,7 @@ def _apply_migrations(conn: sqlite3.Connection) -> list[str]:
                 conn.execute("ROLLBACK")
             raise
         if not done:
-            log.info("applied migration %s", name)
+            log.debug("applied migration %s", name)
             applied.append(name)
     return applied
 

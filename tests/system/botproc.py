@@ -32,7 +32,7 @@ _SETTINGS = ("DISCORD_", "TELEGRAM_", "DATABASE_URL", "GUIDES_DIR", "DEFAULT_TIM
 
 STAMP = re.compile(r"^\d\d:\d\d:\d\d watchparty: ")
 # Lines the console prints on its own (not a bot message); each starts a new group.
-_OWN = ("→ ", "⚠ ", "(message ", "📎 ", "Bye.", "watchparty console", "Rehearsal at",
+_OWN = ("→ ", "⚠ ", "(updated: ", "Party `", "📎 ", "Bye.", "watchparty console", "Rehearsal at",
         "Console commands")
 PROMPT_HEAD = re.compile(r"watchparty: 💬 Chapter (\d+) of (\d+) — (.+) \(ends ([\d:]+)\)$")
 QUESTION = re.compile(r"^Q(\d+)\. (.+)$")

@@ -157,11 +157,12 @@ async def run_console(settings: Settings, speed: float = 1.0, stdin: TextIO | No
             await chat.run(lines, stop)
         finally:
             await runtime.quiesce()
-        if not rehearsal:
+        in_memory = settings.database_url.startswith(("memory://", "sqlite://:memory:"))
+        if not in_memory:
             grace = settings.grace_period_seconds / 60
             for party in await store.parties_for_chat(CONSOLE_CHAT, ACTIVE_STATES):
                 chat.say(console_texts.left_behind(party, grace))
-        chat.say(console_texts.bye(rehearsal))
+        chat.say(console_texts.bye(in_memory))
     finally:
         await store.close()
 

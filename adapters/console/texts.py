@@ -51,8 +51,8 @@ def left_behind(party: Party, grace_minutes: float) -> str:
             f"/watchparty cancel {party.code}.")
 
 
-def bye(rehearsal: bool) -> str:
+def bye(in_memory: bool) -> str:
     """The last line of the console."""
-    if rehearsal:
-        return "Bye. The rehearsal's parties were in memory only; nothing was stored."
+    if in_memory:
+        return "Bye. This run's parties were in memory only; nothing was stored."
     return "Bye."

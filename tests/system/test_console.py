@@ -21,7 +21,7 @@ from .conftest import StartConsole
 
 BANNER = f"watchparty console — you are {USER} (a moderator)"
 BYE = "Bye."
-REHEARSAL_BYE = "Bye. The rehearsal's parties were in memory only; nothing was stored."
+REHEARSAL_BYE = "Bye. This run's parties were in memory only; nothing was stored."
 CODE = re.compile(r"Join code `([A-Z2-9]{6})`")
 
 

@@ -58,7 +58,7 @@ def test_rehearsal_banner_and_goodbye_say_it_is_kept_in_memory(
     bot.create("Dry Run", "in 1h", "demo")
     bot.close_stdin()
     assert bot.wait_exit(timeout=15) == 0, bot.transcript()
-    assert bot.lines[-1] == ("Bye. The rehearsal's parties were in memory only; nothing was "
+    assert bot.lines[-1] == ("Bye. This run's parties were in memory only; nothing was "
                              "stored."), bot.transcript()
     assert "Party `" not in bot.stdout_text()
     assert list(tmp_path.iterdir()) == []  # and truly nothing was written
@@ -100,3 +100,15 @@ def test_quit_after_cancel_leaves_nothing_to_announce(
     bot.close_stdin()
     assert bot.wait_exit(timeout=20) == 0, bot.transcript()
     assert bot.lines[-1] == "Bye." and "Party `" not in bot.stdout_text(), bot.transcript()
+
+
+@pytest.mark.timeout(60)
+def test_quit_on_an_in_memory_database_does_not_promise_a_next_run(
+        tmp_path: Path, start_console: StartConsole) -> None:
+    bot = start_console(tmp_path, bot_env(database_url="memory://"), label="memory")
+    bot.wait_for(BANNER, timeout=30)
+    bot.create("Gone Tomorrow", "in 1h", "demo")
+    bot.send("quit")
+    assert bot.wait_exit(timeout=20) == 0, bot.transcript()
+    assert bot.lines[-1] == "Bye. This run's parties were in memory only; nothing was stored."
+    assert "Party `" not in bot.stdout_text(), bot.transcript()

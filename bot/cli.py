@@ -60,6 +60,9 @@ def _settings() -> Settings:
         first = err.errors()[0]
         field = ".".join(str(p) for p in first["loc"]).upper() or "settings"
         message = str(first["msg"]).removeprefix("Value error, ")
+        if first["type"] != "value_error" and "TOKEN" not in field:
+            # pydantic's own wording names the expected type, not what it was given.
+            message = f"{message}; got “{first.get('input')}”"
         raise app.ConfigurationError(f"{field}: {message}") from None
 
 

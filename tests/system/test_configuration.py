@@ -84,8 +84,11 @@ def test_empty_values_mean_unset(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 BAD = [
     ("GUIDES_DIR", "/nonexistent", "GUIDES_DIR: /nonexistent is not a folder"),
     ("DEFAULT_TIMEZONE", "Mars/Base", "DEFAULT_TIMEZONE: “Mars/Base” isn't a time zone I know"),
-    ("DISCORD_DEV_GUILD_ID", "my-server", "DISCORD_DEV_GUILD_ID: Input should be a valid integer"),
-    ("COUNTDOWN_SECONDS", "1", "COUNTDOWN_SECONDS: Input should be greater than or equal to 3"),
+    ("DISCORD_DEV_GUILD_ID", "my-server",
+     "DISCORD_DEV_GUILD_ID: Input should be a valid integer, unable to parse string as an "
+     "integer; got “my-server”"),
+    ("COUNTDOWN_SECONDS", "1",
+     "COUNTDOWN_SECONDS: Input should be greater than or equal to 3; got “1”"),
     ("TELEGRAM_RATE_LIMITS", "fast", "TELEGRAM_RATE_LIMITS: 'fast' has no '='"),
     ("LOG_LEVEL", "loud", "LOG_LEVEL: LOG_LEVEL must be DEBUG, INFO"),
     ("DATABASE_URL", "mysql://localhost/x", "DATABASE_URL scheme 'mysql' is not supported"),

@@ -962,8 +962,9 @@ class WatchParty:
         ready: set[tuple[str, str]] = set()
         answered: set[tuple[str, str]] = set()
         answers: Counter[int] = Counter()
-        minutes: Counter[int] = Counter()
-        emoji: dict[int, Counter[str]] = {}
+        # The film positions of the reactions that still stand, per person, message and emoji:
+        # a removal takes back that person's latest one (the anonymous totals stand for many).
+        standing: dict[tuple[str, str, str, str | None, str], list[float | None]] = {}
         async for rec in self.store.iter_records(party.id):
             who = (rec.platform, rec.user_id)
             if rec.kind is RecordKind.RSVP:
@@ -974,10 +975,22 @@ class WatchParty:
                 answered.add(who)
                 if rec.prompt:
                     answers[int(rec.prompt.split(".")[0])] += 1
-            elif rec.kind is RecordKind.REACTION_ADDED and rec.position is not None:
-                minute = int(rec.position // 60)
+            elif rec.kind in (RecordKind.REACTION_ADDED, RecordKind.REACTION_REMOVED):
+                stack = standing.setdefault(
+                    (rec.platform, rec.chat_id, rec.user_id, rec.message_id, rec.value), [])
+                if rec.kind is RecordKind.REACTION_ADDED:
+                    stack.append(rec.position)
+                elif stack:
+                    stack.pop()
+        minutes: Counter[int] = Counter()
+        emoji: dict[int, Counter[str]] = {}
+        for key, positions in standing.items():
+            for at in positions:
+                if at is None:
+                    continue  # before GO: no film minute
+                minute = int(at // 60)
                 minutes[minute] += 1
-                emoji.setdefault(minute, Counter())[rec.value] += 1
+                emoji.setdefault(minute, Counter())[key[-1]] += 1
         top = [(m * 60, n, emoji[m].most_common(1)[0][0]) for m, n in minutes.most_common(3)]
         going = sum(1 for v in rsvp.values() if v == Rsvp.GOING.value)
         return render.Summary(going=going, ready=len(ready), answered=len(answered),

@@ -572,6 +572,7 @@ class WatchParty:
             party.finished_at = self.clock.now()
             await self.store.update_party(party)
             await self.store.cancel_actions(party.id, frozenset(ActionKind))
+            await self._schedule_retention(party, party.finished_at)
         await self._broadcast(party, lambda zone: render.cancelled(party, ctx.actor.display_name),
                               SentKind.NOTICE, Priority.NORMAL)
         self._spawn(self._refresh_announcements(party))
@@ -884,10 +885,7 @@ class WatchParty:
             party.transition(PartyState.FINISHED)
             party.finished_at = now
             await self.store.update_party(party)
-            settings = await self.store.get_chat_settings(party.home)
-            await self._schedule([Action(None, ActionKind.RETENTION,
-                                         now + timedelta(days=settings.retention_days),
-                                         {"party_id": party.id})])
+            await self._schedule_retention(party, now)
             self._spawn(self._refresh_announcements(party))
             if too_late:
                 return ActionStatus.SKIPPED
@@ -950,10 +948,35 @@ class WatchParty:
                                   lambda zone: render.poll(party, guide, index, poll),
                                   late, prompt=f"{index}.poll")
 
+    async def _schedule_retention(self, party: Party, ended: datetime) -> None:
+        """Each chat's records of an ended party go that chat's retention_days after the end."""
+        actions = []
+        for linked in party.chats:
+            settings = await self.store.get_chat_settings(linked.chat)
+            actions.append(Action(None, ActionKind.RETENTION,
+                                  ended + timedelta(days=settings.retention_days),
+                                  {"party_id": party.id, "platform": linked.chat.platform,
+                                   "chat_id": linked.chat.chat_id}))
+        await self._schedule(actions)
+
     async def _fire_retention(self, action: Action) -> ActionStatus:
         party_id = int(action.payload.get("party_id", 0))
-        deleted = await self.store.delete_party_records(party_id)
-        log.info("retention removed %d records of party %s", deleted, party_id)
+        chat: ChatRef | None = None
+        if "chat_id" in action.payload:
+            chat = ChatRef(str(action.payload["platform"]), str(action.payload["chat_id"]))
+            party = await self.store.get_party(party_id)
+            if party is not None and party.finished_at is not None:
+                # The chat may have lengthened its retention_days since the party ended.
+                days = (await self.store.get_chat_settings(chat)).retention_days
+                due = party.finished_at + timedelta(days=days)
+                if due > action.due_at:
+                    await self._schedule([Action(None, ActionKind.RETENTION, due,
+                                                 dict(action.payload))])
+                    return ActionStatus.DONE
+        # An action from before per-chat retention names no chat: the whole party's records.
+        deleted = await self.store.delete_party_records(party_id, chat)
+        log.info("retention removed %d records of party %s in %s", deleted, party_id,
+                 chat or "every chat")
         return ActionStatus.DONE
 
     async def summary_of(self, party: Party) -> render.Summary:

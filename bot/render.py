@@ -583,6 +583,9 @@ ERRORS: dict[str, Any] = {
     "missing_argument": lambda p: (
         f"/watchparty {p['subcommand']} needs {', '.join(p['missing'])}. Options in order: "
         f"{' | '.join(p['options'])}."),
+    "arguments_unclear": lambda p: (
+        f"I can't tell where one option ends and the next begins in “{p['words']}”. Put a | "
+        f"between them, e.g. /watchparty {p['subcommand']} {p['example']}"),
     "too_many_arguments": lambda p: (
         f"/watchparty {p['subcommand']} takes no more options; I don't know what to do with "
         f"“{p['extra']}”."),

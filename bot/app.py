@@ -101,6 +101,7 @@ async def build(settings: Settings, store: Store, clock: Clock,
                         grace=timedelta(seconds=settings.grace_period_seconds * speed),
                         late_note_after=timedelta(seconds=15 * speed),
                         countdown=timedelta(seconds=settings.countdown_seconds),
+                        resume_countdown=timedelta(seconds=settings.resume_countdown_seconds),
                         ready_check=timedelta(seconds=settings.ready_check_seconds))
     core = WatchParty(store, clock, outbox, library or guide_library(settings), config)
     scheduler = Scheduler(store, clock, core.fire)

@@ -158,8 +158,8 @@ class Store(Protocol):
         """Delete every record of this user in this chat; return how many."""
         ...
 
-    async def delete_party_records(self, party_id: int) -> int:
-        """Delete every record of a party; return how many."""
+    async def delete_party_records(self, party_id: int, chat: ChatRef | None = None) -> int:
+        """Delete every record of a party (only those made in `chat`, if given); return how many."""
         ...
 
     async def add_forgotten(self, chat: ChatRef, user_id: str, at: datetime) -> None:

@@ -55,6 +55,7 @@ class CoreConfig:
     default_timezone: str = "UTC"
     grace: timedelta = timedelta(minutes=5)
     countdown: timedelta = timedelta(seconds=10)
+    resume_countdown: timedelta = timedelta(seconds=5)
     ready_check: timedelta = timedelta(minutes=2)
     late_note_after: timedelta = timedelta(seconds=15)
 
@@ -209,16 +210,16 @@ class WatchParty:
     def _in_party(self, party: Party, chat: ChatRef) -> bool:
         return chat in party.approved_chats()
 
-    def _require_host_or_mod(self, party: Party, ctx: c.Context, action: str) -> None:
+    async def _require_host_or_mod(self, party: Party, ctx: c.Context, action: str) -> None:
         if party.is_host(ctx.actor.platform, ctx.actor.user_id):
             return
-        if ctx.actor.is_moderator and self._in_party(party, ctx.chat):
+        if self._in_party(party, ctx.chat) and await ctx.is_moderator():
             return
         raise UserError("not_allowed", action=action, who="host_or_moderator",
                         host=party.host_name)
 
-    def _require_moderator(self, ctx: c.Context, action: str) -> None:
-        if not ctx.actor.is_moderator:
+    async def _require_moderator(self, ctx: c.Context, action: str) -> None:
+        if not await ctx.is_moderator():
             raise UserError("not_allowed", action=action, who="moderator")
 
     async def guide_of(self, party: Party) -> Guide | None:
@@ -308,7 +309,7 @@ class WatchParty:
     async def create(self, ctx: c.Context, cmd: c.CreateParty) -> c.Reply:
         """Create a party, schedule its actions and post its announcement."""
         settings = await self.store.get_chat_settings(ctx.chat)
-        if settings.creators is Creators.MODERATORS and not ctx.actor.is_moderator:
+        if settings.creators is Creators.MODERATORS and not await ctx.is_moderator():
             raise UserError("not_allowed", action="create", who="moderator")
         title = " ".join(cmd.title.split())
         if not title or len(title) > TITLE_MAX:
@@ -416,7 +417,7 @@ class WatchParty:
 
     async def link(self, ctx: c.Context, cmd: c.LinkChat) -> c.Reply:
         """Ask the home chat to let this chat join its party."""
-        self._require_moderator(ctx, "link")
+        await self._require_moderator(ctx, "link")
         code = normalize_code(cmd.code)
         if code is None:
             raise UserError("code_invalid", code=cmd.code)
@@ -443,7 +444,7 @@ class WatchParty:
         """Approve or decline a link request (host, or a moderator of the home chat)."""
         party = await self.resolve_party(ctx, cmd.party)
         is_host = party.is_host(ctx.actor.platform, ctx.actor.user_id)
-        if not is_host and not (ctx.actor.is_moderator and ctx.chat == party.home):
+        if not is_host and not (ctx.chat == party.home and await ctx.is_moderator()):
             raise UserError("not_allowed", action="approve", who="host_or_home_moderator",
                             host=party.host_name)
         link = next((pc for pc in party.chats if pc.chat == cmd.chat), None)
@@ -468,7 +469,7 @@ class WatchParty:
         party = await self.resolve_party(ctx, cmd.party)
         target = cmd.chat or ctx.chat
         is_host = party.is_host(ctx.actor.platform, ctx.actor.user_id)
-        if not is_host and not (ctx.actor.is_moderator and ctx.chat == target):
+        if not is_host and not (ctx.chat == target and await ctx.is_moderator()):
             raise UserError("not_allowed", action="unlink", who="host_or_linked_moderator",
                             host=party.host_name)
         if target == party.home:
@@ -478,7 +479,8 @@ class WatchParty:
         await self.store.set_link_status(party.id, target, LinkStatus.DECLINED)
         party = await self._reload(party)
         notice = render.unlinked(party, target, ctx.actor.display_name)
-        self._spawn(self._post(party, party.home, notice, SentKind.NOTICE, Priority.NORMAL))
+        if ctx.chat != party.home:  # there the reply is the notice
+            self._spawn(self._post(party, party.home, notice, SentKind.NOTICE, Priority.NORMAL))
         return c.Reply(notice)
 
     # ---- start, pause, resume, cancel -----------------------------------------------------
@@ -486,7 +488,7 @@ class WatchParty:
     async def start(self, ctx: c.Context, cmd: c.StartParty) -> c.Reply:
         """Start the countdown now, or when N people are ready."""
         party = await self.resolve_party(ctx, cmd.party)
-        self._require_host_or_mod(party, ctx, "start")
+        await self._require_host_or_mod(party, ctx, "start")
         words = cmd.when.strip().lower().split()
         async with self._lock(party.id):
             party = await self._reload(party)
@@ -523,7 +525,7 @@ class WatchParty:
     async def pause(self, ctx: c.Context, cmd: c.PauseParty) -> c.Reply:
         """Pause the film clock; every later prompt waits."""
         party = await self.resolve_party(ctx, cmd.party)
-        self._require_host_or_mod(party, ctx, "pause")
+        await self._require_host_or_mod(party, ctx, "pause")
         async with self._lock(party.id):
             party = await self._reload(party)
             if party.state is PartyState.PAUSED:
@@ -536,12 +538,13 @@ class WatchParty:
             at = position(party, now) or 0.0
         await self._broadcast(party, lambda zone: render.paused(party, at, ctx.actor.display_name),
                               SentKind.NOTICE, Priority.COUNTDOWN)
-        return c.Reply(render.paused(party, at, ctx.actor.display_name), private=True)
+        return c.Reply(render.paused(party, at, ctx.actor.display_name), private=True,
+                       posted_here=self._in_party(party, ctx.chat))
 
     async def resume(self, ctx: c.Context, cmd: c.ResumeParty) -> c.Reply:
         """Post a short countdown, then GO again from where the film was paused."""
         party = await self.resolve_party(ctx, cmd.party)
-        self._require_host_or_mod(party, ctx, "resume")
+        await self._require_host_or_mod(party, ctx, "resume")
         async with self._lock(party.id):
             party = await self._reload(party)
             if party.state is not PartyState.PAUSED:
@@ -549,28 +552,32 @@ class WatchParty:
                                 state=party.state.value, target=PartyState.PLAYING.value)
             if party.resume_at is not None:
                 raise UserError("already_resuming", title=party.title)
-            party.resume_at = self.clock.now().replace(microsecond=0) + self.config.countdown
+            seconds = int(self.config.resume_countdown.total_seconds())
+            party.resume_at = self.clock.now().replace(microsecond=0) + self.config.resume_countdown
             await self.store.update_party(party)
             await self._schedule([Action(party.id, ActionKind.RESUME_GO, party.resume_at)])
             at = position(party, self.clock.now()) or 0.0
-        await self._broadcast(party, lambda zone: render.resume_countdown(party, at, zone),
+        await self._broadcast(party, lambda zone: render.resume_countdown(party, at, zone, seconds),
                               SentKind.COUNTDOWN, Priority.COUNTDOWN)
-        return c.Reply(render.resume_countdown(party, at, party.timezone), private=True)
+        return c.Reply(render.resume_countdown(party, at, await self.zone_for(ctx.chat), seconds),
+                       private=True, posted_here=self._in_party(party, ctx.chat))
 
     async def cancel(self, ctx: c.Context, cmd: c.CancelParty) -> c.Reply:
         """Cancel a party that has not finished; its pending actions go with it."""
         party = await self.resolve_party(ctx, cmd.party)
-        self._require_host_or_mod(party, ctx, "cancel")
+        await self._require_host_or_mod(party, ctx, "cancel")
         async with self._lock(party.id):
             party = await self._reload(party)
             party.transition(PartyState.CANCELLED)
             party.finished_at = self.clock.now()
             await self.store.update_party(party)
             await self.store.cancel_actions(party.id, frozenset(ActionKind))
+            await self._schedule_retention(party, party.finished_at)
         await self._broadcast(party, lambda zone: render.cancelled(party, ctx.actor.display_name),
                               SentKind.NOTICE, Priority.NORMAL)
         self._spawn(self._refresh_announcements(party))
-        return c.Reply(render.cancelled(party, ctx.actor.display_name), private=True)
+        return c.Reply(render.cancelled(party, ctx.actor.display_name), private=True,
+                       posted_here=self._in_party(party, ctx.chat))
 
     # ---- guides ---------------------------------------------------------------------------
 
@@ -597,7 +604,7 @@ class WatchParty:
 
     async def upload_guide(self, ctx: c.Context, cmd: c.UploadGuide) -> c.Reply:
         """Validate and store a guide uploaded by a moderator for this chat."""
-        self._require_moderator(ctx, "upload")
+        await self._require_moderator(ctx, "upload")
         stem = cmd.filename.rsplit("/", 1)[-1]
         if not stem.lower().endswith(".toml"):
             raise UserError("guide_not_toml", filename=cmd.filename)
@@ -610,7 +617,7 @@ class WatchParty:
 
     async def export(self, ctx: c.Context, cmd: c.Export) -> c.Reply:
         """Give a moderator of a linked chat the party's discussion log as a file."""
-        self._require_moderator(ctx, "export")
+        await self._require_moderator(ctx, "export")
         if cmd.format not in EXPORT_FORMATS:
             raise UserError("export_format_unknown", format=cmd.format,
                             known=list(EXPORT_FORMATS))
@@ -626,7 +633,7 @@ class WatchParty:
 
     async def change_settings(self, ctx: c.Context, cmd: c.ChangeSettings) -> c.Reply:
         """Show or change this chat's settings (moderators)."""
-        self._require_moderator(ctx, "settings")
+        await self._require_moderator(ctx, "settings")
         settings = await self.store.get_chat_settings(ctx.chat)
         changed = False
         if cmd.timezone:
@@ -878,10 +885,7 @@ class WatchParty:
             party.transition(PartyState.FINISHED)
             party.finished_at = now
             await self.store.update_party(party)
-            settings = await self.store.get_chat_settings(party.home)
-            await self._schedule([Action(None, ActionKind.RETENTION,
-                                         now + timedelta(days=settings.retention_days),
-                                         {"party_id": party.id})])
+            await self._schedule_retention(party, now)
             self._spawn(self._refresh_announcements(party))
             if too_late:
                 return ActionStatus.SKIPPED
@@ -944,10 +948,35 @@ class WatchParty:
                                   lambda zone: render.poll(party, guide, index, poll),
                                   late, prompt=f"{index}.poll")
 
+    async def _schedule_retention(self, party: Party, ended: datetime) -> None:
+        """Each chat's records of an ended party go that chat's retention_days after the end."""
+        actions = []
+        for linked in party.chats:
+            settings = await self.store.get_chat_settings(linked.chat)
+            actions.append(Action(None, ActionKind.RETENTION,
+                                  ended + timedelta(days=settings.retention_days),
+                                  {"party_id": party.id, "platform": linked.chat.platform,
+                                   "chat_id": linked.chat.chat_id}))
+        await self._schedule(actions)
+
     async def _fire_retention(self, action: Action) -> ActionStatus:
         party_id = int(action.payload.get("party_id", 0))
-        deleted = await self.store.delete_party_records(party_id)
-        log.info("retention removed %d records of party %s", deleted, party_id)
+        chat: ChatRef | None = None
+        if "chat_id" in action.payload:
+            chat = ChatRef(str(action.payload["platform"]), str(action.payload["chat_id"]))
+            party = await self.store.get_party(party_id)
+            if party is not None and party.finished_at is not None:
+                # The chat may have lengthened its retention_days since the party ended.
+                days = (await self.store.get_chat_settings(chat)).retention_days
+                due = party.finished_at + timedelta(days=days)
+                if due > action.due_at:
+                    await self._schedule([Action(None, ActionKind.RETENTION, due,
+                                                 dict(action.payload))])
+                    return ActionStatus.DONE
+        # An action from before per-chat retention names no chat: the whole party's records.
+        deleted = await self.store.delete_party_records(party_id, chat)
+        log.info("retention removed %d records of party %s in %s", deleted, party_id,
+                 chat or "every chat")
         return ActionStatus.DONE
 
     async def summary_of(self, party: Party) -> render.Summary:
@@ -956,8 +985,9 @@ class WatchParty:
         ready: set[tuple[str, str]] = set()
         answered: set[tuple[str, str]] = set()
         answers: Counter[int] = Counter()
-        minutes: Counter[int] = Counter()
-        emoji: dict[int, Counter[str]] = {}
+        # The film positions of the reactions that still stand, per person, message and emoji:
+        # a removal takes back that person's latest one (the anonymous totals stand for many).
+        standing: dict[tuple[str, str, str, str | None, str], list[float | None]] = {}
         async for rec in self.store.iter_records(party.id):
             who = (rec.platform, rec.user_id)
             if rec.kind is RecordKind.RSVP:
@@ -968,10 +998,22 @@ class WatchParty:
                 answered.add(who)
                 if rec.prompt:
                     answers[int(rec.prompt.split(".")[0])] += 1
-            elif rec.kind is RecordKind.REACTION_ADDED and rec.position is not None:
-                minute = int(rec.position // 60)
+            elif rec.kind in (RecordKind.REACTION_ADDED, RecordKind.REACTION_REMOVED):
+                stack = standing.setdefault(
+                    (rec.platform, rec.chat_id, rec.user_id, rec.message_id, rec.value), [])
+                if rec.kind is RecordKind.REACTION_ADDED:
+                    stack.append(rec.position)
+                elif stack:
+                    stack.pop()
+        minutes: Counter[int] = Counter()
+        emoji: dict[int, Counter[str]] = {}
+        for key, positions in standing.items():
+            for at in positions:
+                if at is None:
+                    continue  # before GO: no film minute
+                minute = int(at // 60)
                 minutes[minute] += 1
-                emoji.setdefault(minute, Counter())[rec.value] += 1
+                emoji.setdefault(minute, Counter())[key[-1]] += 1
         top = [(m * 60, n, emoji[m].most_common(1)[0][0]) for m, n in minutes.most_common(3)]
         going = sum(1 for v in rsvp.values() if v == Rsvp.GOING.value)
         return render.Summary(going=going, ready=len(ready), answered=len(answered),

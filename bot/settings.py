@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     grace_period_seconds: float = Field(default=300.0, gt=0)
     countdown_seconds: int = Field(default=10, ge=3, le=60)
+    resume_countdown_seconds: int = Field(default=5, ge=3, le=60)
     ready_check_seconds: int = Field(default=120, ge=10, le=3600)
     discord_rate_limits: str = "bot=50/1s; chat=5/5s"
     telegram_rate_limits: str = "bot=30/1s; chat=1/1s,20/60s"

@@ -207,9 +207,10 @@ class MemoryStore:
             lambda r: (r.platform, r.chat_id, r.user_id) != (chat.platform, chat.chat_id, user_id)
         )
 
-    async def delete_party_records(self, party_id: int) -> int:
-        """Delete every record of a party; return how many."""
-        return self._delete_records(lambda r: r.party_id != party_id)
+    async def delete_party_records(self, party_id: int, chat: ChatRef | None = None) -> int:
+        """Delete every record of a party (only those made in `chat`, if given); return how many."""
+        return self._delete_records(lambda r: r.party_id != party_id or (
+            chat is not None and (r.platform, r.chat_id) != (chat.platform, chat.chat_id)))
 
     async def add_forgotten(self, chat: ChatRef, user_id: str, at: datetime) -> None:
         """Remember that this user asked to be forgotten; the first request's time is kept."""

@@ -677,10 +677,15 @@ class SqliteStore:
             (chat.platform, chat.chat_id, user_id),
         ).rowcount)
 
-    async def delete_party_records(self, party_id: int) -> int:
-        """Delete every record of a party; return how many."""
+    async def delete_party_records(self, party_id: int, chat: ChatRef | None = None) -> int:
+        """Delete every record of a party (only those made in `chat`, if given); return how many."""
+        if chat is None:
+            return await self._write(lambda conn: conn.execute(
+                "DELETE FROM records WHERE party_id = ?", (party_id,)
+            ).rowcount)
         return await self._write(lambda conn: conn.execute(
-            "DELETE FROM records WHERE party_id = ?", (party_id,)
+            "DELETE FROM records WHERE party_id = ? AND platform = ? AND chat_id = ?",
+            (party_id, chat.platform, chat.chat_id),
         ).rowcount)
 
     async def add_forgotten(self, chat: ChatRef, user_id: str, at: datetime) -> None:

@@ -159,7 +159,7 @@ class ConsoleChat:
         self._gateway = gateway
         self._clock = clock
         self._out = out
-        self._me = Actor(PLATFORM, "local", name or _local_name(), is_moderator=True)
+        self._me = Actor(PLATFORM, "local", name or _local_name())
         self.actor = self._me
 
     def say(self, text: str) -> None:
@@ -199,7 +199,7 @@ class ConsoleChat:
         """Handle one line; return False to leave."""
         if not line or line.startswith("#"):
             return True
-        ctx = c.Context(CHAT, self.actor, str(CHAT))
+        ctx = c.Context(CHAT, self.actor, str(CHAT), is_moderator=self._moderates)
         try:
             word, _, rest = line.partition(" ")
             lowered = word.lower()
@@ -271,9 +271,13 @@ class ConsoleChat:
         if not name or name.lower() == "me":
             self.actor = self._me
         else:
-            self.actor = Actor(PLATFORM, "user:" + name.lower(), name, is_moderator=False)
+            self.actor = Actor(PLATFORM, "user:" + name.lower(), name)
         self.say(f"→ you are now {self.actor.display_name}"
-                 + (" (a moderator)" if self.actor.is_moderator else ""))
+                 + (" (a moderator)" if self.actor == self._me else ""))
+
+    async def _moderates(self) -> bool:
+        """The console's own notion: the person at the terminal moderates, pretend users don't."""
+        return self.actor == self._me
 
 
 def _local_name() -> str:

@@ -103,9 +103,9 @@ class Interactions:
         chat = chat_of(interaction)
         user = interaction.user
         self.names.remember(user.id, user.display_name)
-        actor = Actor(PLATFORM, str(user.id), user.display_name,
-                      is_moderator=await self.is_moderator(interaction, chat))
-        return c.Context(chat, actor, scope_of(interaction))
+        actor = Actor(PLATFORM, str(user.id), user.display_name)
+        return c.Context(chat, actor, scope_of(interaction),
+                         is_moderator=lambda: self.is_moderator(interaction, chat))
 
     # ---- running ----------------------------------------------------------------------------
 

@@ -89,9 +89,6 @@ RETRY_PAUSES = (0.5, 2.0)
 # stored that message (it is stored right after Telegram answers the send).
 SETTLE_SECONDS = 3.0
 UPLOAD_CAPTION = re.compile(rf"^/{COMMAND}(?:@(\w+))?\s+guide\s+upload\s*$", re.IGNORECASE)
-# Commands whose outcome depends on whether the caller moderates the chat (asked of Telegram).
-NEEDS_MODERATOR = (c.CreateParty, c.LinkChat, c.DecideLink, c.StartParty, c.PauseParty,
-                   c.ResumeParty, c.CancelParty, c.UploadGuide, c.Export, c.ChangeSettings)
 ANONYMOUS = Actor(PLATFORM, "anonymous", "Anonymous")
 
 Context = ContextTypes.DEFAULT_TYPE
@@ -329,21 +326,24 @@ class TelegramAdapter:
         name = f"tg:{self.bot.id}:{update.update_id}"
         return name if part is None else f"{name}:{part}"
 
-    async def _is_moderator(self, chat: Chat, user: User | None) -> bool:
-        if chat.type == Chat.PRIVATE:
-            return True  # a private chat with the bot is the user's own
-        if user is None:
-            return False
-        return await self.members.is_moderator(chat.id, user.id)
+    def _moderator_check(self, chat: Chat, user: User | None,
+                         known: bool | None = None) -> c.ModeratorCheck:
+        """How the core asks whether the sender moderates this chat, only when a rule needs it."""
+        async def check() -> bool:
+            if known is not None:
+                return known
+            if chat.type == Chat.PRIVATE:
+                return True  # a private chat with the bot is the user's own
+            if user is None:
+                return False
+            return await self.members.is_moderator(chat.id, user.id)
+        return check
 
-    async def _message_context(self, update: Update, message: TgMessage,
-                               command: c.Command | None = None) -> c.Context:
+    def _message_context(self, update: Update, message: TgMessage) -> c.Context:
         actor, known = message_actor(message)
-        if not known and isinstance(command, NEEDS_MODERATOR):
-            actor = replace(actor, is_moderator=await self._is_moderator(message.chat,
-                                                                         message.from_user))
         return c.Context(message_chat(message), actor, scope_of(message.chat.id),
-                         self._event(update))
+                         self._event(update),
+                         self._moderator_check(message.chat, message.from_user, known))
 
     async def _on_command(self, update: Update, context: Context) -> None:
         """`/watchparty <subcommand> args` (also `/watchparty@botname` in groups)."""
@@ -351,7 +351,7 @@ class TelegramAdapter:
         assert message is not None
         words = (message.text or "").split(maxsplit=1)
         command = parse_command_text(words[1] if len(words) > 1 else "")
-        ctx = await self._message_context(update, message, command)
+        ctx = self._message_context(update, message)
         reply = await self.core.handle(ctx, command)
         if reply is not None and isinstance(command, c.ShowHelp):
             reply = await self._with_admin_note(message.chat, reply)
@@ -394,7 +394,7 @@ class TelegramAdapter:
         file = await document.get_file()
         data = bytes(await file.download_as_bytearray())
         command = c.UploadGuide(name, data)
-        ctx = await self._message_context(update, message, command)
+        ctx = self._message_context(update, message)
         self._answer(message, ctx.chat, await self.core.handle(ctx, command))
 
     async def _on_reply(self, update: Update, context: Context) -> None:
@@ -404,7 +404,7 @@ class TelegramAdapter:
         target = message.reply_to_message
         if target is None or target.from_user is None or target.from_user.id != self.bot.id:
             return
-        ctx = await self._message_context(update, message)
+        ctx = self._message_context(update, message)
         self._retryable_step()
         await self._settle(message.chat.id, target.message_id)
         reply = await self.core.handle(ctx, c.RecordAnswer(message.text or "",
@@ -430,11 +430,9 @@ class TelegramAdapter:
             raise UserError("button_unknown")
         chat = (message_chat(message) if isinstance(message, TgMessage)
                 else chat_ref(message.chat.id))
-        actor = user_actor(query.from_user)
-        if isinstance(command, NEEDS_MODERATOR):
-            actor = replace(actor, is_moderator=await self._is_moderator(message.chat,
-                                                                         query.from_user))
-        ctx = c.Context(chat, actor, scope_of(message.chat.id), self._event(update))
+        ctx = c.Context(chat, user_actor(query.from_user), scope_of(message.chat.id),
+                        self._event(update), self._moderator_check(message.chat,
+                                                                   query.from_user))
         self._retryable_step()
         reply = await self.core.handle(ctx, command)
         toast = clip(plain(reply.message.spans), CALLBACK_ANSWER_LIMIT) if reply else None
@@ -558,8 +556,8 @@ class TelegramAdapter:
         Telegram has no private replies in a group, so every reply goes to the chat. Nothing
         waits for delivery here: the outbox keeps the group's pace, not the update loop's.
         """
-        if reply is None:
-            return
+        if reply is None or (reply.posted_here and reply.attachment is None):
+            return  # the chat was just sent the same news
         reply_to = str(message.message_id)
         if reply.attachment is not None:
             self._spawn(self._deliver_fitted(message, chat, reply))

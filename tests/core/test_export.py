@@ -42,14 +42,15 @@ from bot.records import Record, RecordKind
 from storage.memory import MemoryStore
 from tests.conftest import START, Bot, RecordingGateway
 from tests.conftest import test_settings as settings_for_tests
+from tests.people import moderator
 
 SCHEMA = json.loads((Path(__file__).parents[2] / "docs" / "export-schema.json").read_text())
 
 DISCORD = ChatRef("discord", "900100200300400500")
 TELEGRAM = ChatRef("telegram", "-1001234567890")
-HOST = Actor("discord", "111111111111111111", "Hana Hostington", is_moderator=True)
+HOST = moderator("discord", "111111111111111111", "Hana Hostington")
 GUEST = Actor("discord", "222222222222222222", "Gustavo Guestman")
-TG_MOD = Actor("telegram", "333333333", "Moritz Modders", is_moderator=True)
+TG_MOD = moderator("telegram", "333333333", "Moritz Modders")
 TG_GUEST = Actor("telegram", "444444444", "Tatiana <b>Telegrova</b> =1+1")
 PEOPLE = (HOST, GUEST, TG_MOD, TG_GUEST)
 
@@ -422,7 +423,7 @@ async def test_forgotten_people_are_left_out_of_every_format(two: Party2) -> Non
 
 async def test_every_format_refused_outside_the_party(two: Party2) -> None:
     stranger = ChatRef("telegram", "-100999")
-    mod = Actor("telegram", "555", "Stranger Mod", is_moderator=True)
+    mod = moderator("telegram", "555", "Stranger Mod")
     for fmt in ("json", "csv", "md", "html"):
         with pytest.raises(UserError) as caught:
             await two.bot.do(c.Export(two.code, fmt), actor=mod, chat=stranger)

@@ -328,6 +328,19 @@ async def test_delete_party_records(store: Store) -> None:
     assert await store.count_records(second.id) == 1
 
 
+async def test_delete_party_records_of_one_chat(store: Store) -> None:
+    first = await store.create_party(party("AAAAAA"))
+    second = await store.create_party(party("BBBBBB"))
+    for chat in (DISCORD, DISCORD, OTHER, TELEGRAM):
+        await store.add_record(record(first.id, chat=chat))
+    await store.add_record(record(second.id, chat=OTHER))
+    assert await store.delete_party_records(first.id, OTHER) == 1
+    assert sorted((r.platform, r.chat_id) for r in await records_of(store, first.id)) == [
+        ("discord", "1000"), ("discord", "1000"), ("telegram", "-100200")]
+    assert await store.count_records(second.id) == 1
+    assert await store.delete_party_records(first.id, OTHER) == 0
+
+
 async def test_forgotten_users(store: Store) -> None:
     await store.add_forgotten(DISCORD, "u1", T0)
     await store.add_forgotten(DISCORD, "u1", T0 + timedelta(days=1))

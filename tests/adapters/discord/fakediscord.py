@@ -845,6 +845,13 @@ class FakeDiscord:
         await self.dispatch("INTERACTION_CREATE", payload)
         return answer
 
+    async def slash_data(self, user: User, data: dict[str, Any], channel: int | None = None,
+                         kind: int = 2) -> Answer:
+        """Send an application command (or autocomplete) interaction with any data."""
+        payload, answer = self._interaction(kind, user, channel or self.channels[0], data)
+        await self.dispatch("INTERACTION_CREATE", payload)
+        return answer
+
     async def submit_modal(self, user: User, opened: Answer, text: str,
                            message: dict[str, Any] | None = None) -> Answer:
         """Fill in and submit the modal an interaction opened."""

@@ -55,11 +55,14 @@ def chat_actor(chat: Chat, is_moderator: bool = False) -> Actor:
 def message_actor(message: Message) -> tuple[Actor, bool]:
     """Who sent a message, and whether they are known to moderate without asking Telegram.
 
-    A message sent on behalf of the group itself comes from one of its administrators.
+    A message sent on behalf of the group itself comes from one of its administrators. One
+    with no sender at all (Telegram leaves `from` empty for some channel messages) is the chat
+    speaking, and moderates nothing.
     """
     sender_chat = message.sender_chat
     if sender_chat is not None:
         return chat_actor(sender_chat, sender_chat.id == message.chat.id), True
     user = message.from_user
-    assert user is not None, "a message with neither a sender chat nor a user"
+    if user is None:
+        return chat_actor(message.chat), True
     return user_actor(user), False

@@ -61,7 +61,7 @@ def answer_target(custom_id: str) -> tuple[str, str] | None:
     """Return (`#party_id`, prompt ref) from an Answer button's or modal's custom_id."""
     rest = custom_id[len(ANSWER_PREFIX):]
     party, _, prompt = rest.partition(":")
-    if not party.isdigit() or not prompt:
+    if not (party.isascii() and party.isdigit()) or not prompt:
         return None
     return f"#{party}", prompt
 

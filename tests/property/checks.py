@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from typing import Any
 
@@ -12,8 +13,9 @@ from hypothesis import strategies as st
 from bot import render
 from bot.errors import UserError
 
-# Modest, so the whole suite stays well under a minute on a busy machine.
-PROPERTY = settings(max_examples=150, deadline=None,
+# Modest, so the whole suite stays well under a minute on a busy machine; PROPERTY_EXAMPLES
+# asks for a longer hunt.
+PROPERTY = settings(max_examples=int(os.environ.get("PROPERTY_EXAMPLES", "150")), deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
 
 _LEAKS = re.compile(r"\b\w*(?:Error|Exception)\b|Traceback|\w+\.py\b|/(?:usr|home|work|tmp)/")

@@ -88,7 +88,8 @@ def problem_of(command: Command[Any, ..., Any], data: Any,
         key = option.get("name") if isinstance(option, dict) else None
         param = params.get(key) if isinstance(key, str) else None
         if param is None:
-            return OptionProblem(name, str(key), "unknown", "", tuple(params))
+            shown = key if isinstance(key, str) and key.strip() else "(no name)"
+            return OptionProblem(name, shown, "unknown", "", tuple(params))
         given.add(param.display_name)
         if autocomplete and option.get("focused"):
             continue  # what is being typed is not yet of the option's type

@@ -34,6 +34,18 @@ def assert_renders(err: UserError, given: str = "") -> str:
     return text
 
 
+def paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every key and index path into nested dicts and lists, for mutating one field."""
+    found = [path] if path else []
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            found += paths(inner, (*path, key))
+    elif isinstance(value, list):
+        for index, inner in enumerate(value):
+            found += paths(inner, (*path, index))
+    return found
+
+
 def toml_value(value: Any) -> str:
     """A value in TOML's inline syntax (strings as JSON strings, which TOML reads alike)."""
     if isinstance(value, bool):

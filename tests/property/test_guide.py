@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from bot.errors import UserError
 from bot.guide import BUILTIN_DIR, Guide, parse_guide
-from tests.property.checks import PROPERTY, VALUES, assert_renders, toml_document
+from tests.property.checks import PROPERTY, VALUES, assert_renders, paths, toml_document
 
 GUIDES = [tomllib.loads(p.read_text("utf-8")) for p in
           sorted([*BUILTIN_DIR.glob("*.toml"),
@@ -49,22 +49,11 @@ def test_any_toml_document(table: dict[str, Any]) -> None:
     check(toml_document(table))
 
 
-def _paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    found = [path] if path else []
-    if isinstance(value, dict):
-        for key, inner in value.items():
-            found += _paths(inner, (*path, key))
-    elif isinstance(value, list):
-        for index, inner in enumerate(value):
-            found += _paths(inner, (*path, index))
-    return found
-
-
 @st.composite
 def mutated_guides(draw: st.DrawFn) -> dict[str, Any]:
     """A valid guide with one field replaced, removed, or given a sibling it does not know."""
     guide = draw(st.sampled_from(GUIDES))
-    path = draw(st.sampled_from(_paths(guide)))
+    path = draw(st.sampled_from(paths(guide)))
     doc: Any = tomllib.loads(toml_document(guide))  # a deep copy
     parent = doc
     for key in path[:-1]:

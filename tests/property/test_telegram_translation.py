@@ -13,7 +13,7 @@ from typing import Any
 
 from hypothesis import event, example, given
 from hypothesis import strategies as st
-from telegram import Bot, Message, Update
+from telegram import Bot, Chat, Message, Update, User
 
 from adapters.telegram.adapter import _reaction_key
 from adapters.telegram.chats import (
@@ -30,7 +30,7 @@ from bot import buttons
 from bot.arguments import parse_command_text
 from bot.chats import Actor, ChatRef
 from bot.errors import UserError
-from tests.property.checks import PROPERTY, assert_renders
+from tests.property.checks import PROPERTY, assert_renders, paths
 from tests.property.test_discord_translation import JSON
 
 BOT = Bot("123456:TEST-token")
@@ -61,26 +61,15 @@ TEMPLATES: list[dict[str, Any]] = [
 ]
 
 
-def _paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    found = [path] if path else []
-    if isinstance(value, dict):
-        for key, inner in value.items():
-            found += _paths(inner, (*path, key))
-    elif isinstance(value, list):
-        for index, inner in enumerate(value):
-            found += _paths(inner, (*path, index))
-    return found
-
-
 @st.composite
 def raw_updates(draw: st.DrawFn) -> dict[str, Any]:
     """A valid update with a few fields replaced by arbitrary JSON or taken out."""
     update: dict[str, Any] = copy.deepcopy(draw(st.sampled_from(TEMPLATES)))
     for _ in range(draw(st.integers(0, 3))):
-        paths = _paths(update)
-        if not paths:
+        found = paths(update)
+        if not found:
             break
-        path = draw(st.sampled_from(paths))
+        path = draw(st.sampled_from(found))
         parent: Any = update
         for key in path[:-1]:
             parent = parent[key]
@@ -100,6 +89,14 @@ def _check_chat(chat: ChatRef) -> None:
 
 def _check_actor(actor: Actor) -> None:
     assert actor.platform == "telegram" and actor.user_id and isinstance(actor.display_name, str)
+
+
+def _check_sender(user: User | None, chat: Chat | None) -> None:
+    """Reactions and votes come from a user or, anonymously, from a chat."""
+    if user is not None:
+        _check_actor(user_actor(user))
+    elif chat is not None:
+        _check_actor(chat_actor(chat))
 
 
 def translate(update: Update) -> None:
@@ -129,10 +126,7 @@ def translate(update: Update) -> None:
             _check_chat(chat)
     changed = update.message_reaction
     if changed is not None:
-        if changed.user is not None:
-            _check_actor(user_actor(changed.user))
-        elif changed.actor_chat is not None:
-            _check_actor(chat_actor(changed.actor_chat))
+        _check_sender(changed.user, changed.actor_chat)
         for reaction in (*changed.old_reaction, *changed.new_reaction):
             assert _reaction_key(reaction)
     counted = update.message_reaction_count
@@ -141,10 +135,7 @@ def translate(update: Update) -> None:
             assert _reaction_key(count.type) and isinstance(count.total_count, int)
     answer = update.poll_answer
     if answer is not None:
-        if answer.user is not None:
-            _check_actor(user_actor(answer.user))
-        elif answer.voter_chat is not None:
-            _check_actor(chat_actor(answer.voter_chat))
+        _check_sender(answer.user, answer.voter_chat)
 
 
 @PROPERTY

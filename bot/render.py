@@ -522,6 +522,8 @@ ERRORS: dict[str, Any] = {
         f"“{p.get('part', p.get('text'))}” isn't a reminder. Write durations separated by "
         "commas, e.g. 15m,1m (or 'none'); at most 5, each up to 7 days."),
     "bool_invalid": lambda p: f"“{p['text']}” isn't yes or no.",
+    "position_invalid": lambda p: (
+        f"“{p['text']}” isn't a film position. Write H:MM:SS or M:SS, e.g. 1:34:00 or 14:30."),
     "guide_invalid": lambda p: (
         f"The guide “{p['name']}” has problems:\n" + "\n".join(
             f"• {problem}" for problem in p["problems"])),

@@ -32,6 +32,7 @@ from telegram.error import RetryAfter as TgRetryAfter
 from telegram.ext import (
     Application,
     ApplicationBuilder,
+    ApplicationHandlerStop,
     CallbackQueryHandler,
     ChatMemberHandler,
     CommandHandler,
@@ -39,6 +40,7 @@ from telegram.ext import (
     MessageHandler,
     MessageReactionHandler,
     PollAnswerHandler,
+    TypeHandler,
     filters,
 )
 
@@ -57,6 +59,7 @@ from adapters.telegram.chats import (
 from adapters.telegram.formatting import CALLBACK_ANSWER_LIMIT, clip, plain
 from adapters.telegram.gateway import TelegramGateway, ref_for_message, ref_for_poll, retry_seconds
 from adapters.telegram.members import Members
+from adapters.telegram.shapes import kind_of, well_formed
 from bot import buttons, render
 from bot import commands as c
 from bot.app import ConfigurationError
@@ -299,6 +302,7 @@ class TelegramAdapter:
 
     def _install_handlers(self) -> None:
         app = self.application
+        app.add_handler(TypeHandler(Update, self._drop_malformed), group=-1)
         app.add_handler(CommandHandler(COMMAND, self._on_command,
                                        filters=filters.UpdateType.MESSAGE))
         app.add_handler(CommandHandler("start", self._on_start,
@@ -314,6 +318,13 @@ class TelegramAdapter:
         app.add_handler(PollAnswerHandler(self._on_poll_answer))
         app.add_handler(ChatMemberHandler(self._on_my_member, ChatMemberHandler.MY_CHAT_MEMBER))
         app.add_error_handler(self._on_error)
+
+    async def _drop_malformed(self, update: Update, context: Context) -> None:
+        """An update not in the Bot API's shape reaches no handler (it is confirmed as read)."""
+        if not well_formed(update):
+            log.warning("update %s dropped: not in the Bot API's shape (%s)", update.update_id,
+                        kind_of(update))
+            raise ApplicationHandlerStop
 
     @property
     def core(self) -> WatchParty:

@@ -55,11 +55,14 @@ def chat_actor(chat: Chat) -> Actor:
 def message_actor(message: Message) -> tuple[Actor, bool | None]:
     """Who sent a message, and whether they moderate when that is known without asking.
 
-    A message sent on behalf of the group itself comes from one of its administrators.
+    A message sent on behalf of the group itself comes from one of its administrators. One
+    with no sender at all (Telegram leaves `from` empty for some channel messages) is the chat
+    speaking, and moderates nothing.
     """
     sender_chat = message.sender_chat
     if sender_chat is not None:
         return chat_actor(sender_chat), sender_chat.id == message.chat.id
     user = message.from_user
-    assert user is not None, "a message with neither a sender chat nor a user"
+    if user is None:
+        return chat_actor(message.chat), False
     return user_actor(user), None

@@ -40,15 +40,34 @@ async def record_rows(store: Store, party_id: int,
                       forgotten: set[tuple[str, str, str]]) -> AsyncIterator[list[RecordRow]]:
     """Stream a party's records as rows, at most `YIELD_EVERY` at a time, as `records` does.
 
-    For the formats that need no `Record`: the loop gets control back after every batch.
+    For the formats that need no `Record`: the loop gets control back after every batch, and
+    the store reads the next page (in its own thread) while this one is being written.
     """
     sleep = asyncio.sleep
-    async for page in store.iter_record_rows(party_id):
-        if forgotten:
-            page = [row for row in page if (row[2], row[3], row[4]) not in forgotten]
-        for start in range(0, len(page), YIELD_EVERY):
-            yield page[start:start + YIELD_EVERY]
-            await sleep(0)
+    pages = store.iter_record_rows(party_id)
+    ahead = asyncio.ensure_future(anext(pages))
+    try:
+        while True:
+            try:
+                page = await ahead
+            except StopAsyncIteration:
+                return
+            ahead = asyncio.ensure_future(anext(pages))
+            if forgotten:
+                page = [row for row in page if (row[2], row[3], row[4]) not in forgotten]
+            for start in range(0, len(page), YIELD_EVERY):
+                yield page[start:start + YIELD_EVERY]
+                await sleep(0)
+    finally:
+        # A reader that stops early: the page being read is dropped and the cursor released.
+        if not ahead.done():
+            ahead.cancel()
+        await asyncio.wait([ahead])
+        if not ahead.cancelled():
+            ahead.exception()  # retrieved, so it is not reported as lost
+        aclose = getattr(pages, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

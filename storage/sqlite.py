@@ -9,7 +9,7 @@ import os
 import re
 import sqlite3
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import aclosing
 from datetime import UTC, datetime, timedelta
 from importlib import resources
@@ -665,7 +665,7 @@ class SqliteStore:
         """Stream a party's records as `RecordRow` pages, in (at, id) order, from one snapshot."""
         return self._record_pages(party_id, _ROW_COLUMNS)
 
-    async def _record_pages(self, party_id: int, columns: str) -> AsyncIterator[list[Any]]:
+    async def _record_pages(self, party_id: int, columns: str) -> AsyncGenerator[list[Any], None]:
         # A connection of its own: the cursor's read snapshot lasts as long as the export, and
         # the main connection must go on committing records meanwhile.
         async with aiosqlite.connect(self.path, isolation_level=None) as db:
@@ -676,7 +676,7 @@ class SqliteStore:
                 (party_id,),
             ) as cursor:
                 while rows := await cursor.fetchmany(PAGE):
-                    yield rows
+                    yield list(rows)  # a list of tuples already: the copy is of pointers
 
     async def count_records(self, party_id: int) -> int:
         """Return how many records a party has."""

@@ -9,6 +9,7 @@ shows the text.
 
 from __future__ import annotations
 
+from contextlib import aclosing
 from datetime import datetime
 
 from bot.export.people import Identities
@@ -51,31 +52,33 @@ async def write_csv(store: Store, party: Party, guide: Guide | None, write: Writ
     text = ids.text
     at_text = utc_text()
     cell = _cell
-    async for rows in record_rows(store, party.id, forgotten):
-        lines: list[str] = []
-        append = lines.append
-        for (record_id, kind, platform, chat_id, user_id, name, at, position, value, prompt_id,
-             message_id) in rows:
-            key = (platform, chat_id, user_id, name)
-            who = who_cells.get(key)
-            if who is None:
-                who = who_cells[key] = _who_cells(ids, *key)
-            if anonymize and kind in _FREE_TEXT:
-                value = text(value)
-            value = cell("'" + value if value.startswith(starts) else value)
-            prompt = small_cells.get(prompt_id)
-            if prompt is None:
-                prompt = small_cells[prompt_id] = cell(neutralize(prompt_id or ""))
-            message = "" if anonymize else small_cells.get(message_id)
-            if message is None:
-                message = cell(neutralize(message_id or ""))
-                if len(small_cells) < 100_000:
-                    small_cells[message_id] = message
-            append(f"{record_id},{at_text(at)},{'' if position is None else round(position, 3)},"
-                   f"{who},{kind},{prompt},{value},{message}\r\n")
-        count += len(lines)
-        out.add("".join(lines))
-        await out.pump()
+    async with aclosing(record_rows(store, party.id, forgotten)) as pages:
+        async for rows in pages:
+            lines: list[str] = []
+            append = lines.append
+            for (record_id, kind, platform, chat_id, user_id, name, at, position, value, prompt_id,
+                 message_id) in rows:
+                key = (platform, chat_id, user_id, name)
+                who = who_cells.get(key)
+                if who is None:
+                    who = who_cells[key] = _who_cells(ids, *key)
+                if anonymize and kind in _FREE_TEXT:
+                    value = text(value)
+                value = cell("'" + value if value.startswith(starts) else value)
+                prompt = small_cells.get(prompt_id)
+                if prompt is None:
+                    prompt = small_cells[prompt_id] = cell(neutralize(prompt_id or ""))
+                message = "" if anonymize else small_cells.get(message_id)
+                if message is None:
+                    message = cell(neutralize(message_id or ""))
+                    if len(small_cells) < 100_000:
+                        small_cells[message_id] = message
+                seconds = "" if position is None else round(position, 3)
+                append(f"{record_id},{at_text(at)},{seconds},{who},{kind},{prompt},{value},"
+                       f"{message}\r\n")
+            count += len(lines)
+            out.add("".join(lines))
+            await out.pump()
     await out.flush()
     return count
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from contextlib import aclosing
 from datetime import datetime
 from json.encoder import encode_basestring
 from typing import Any
@@ -130,29 +131,31 @@ async def write_json(store: Store, party: Party, guide: Guide | None, write: Wri
     sep = "" if lines else "\n"
     next_sep = "" if lines else ",\n"
     at_text = utc_text()
-    async for rows in record_rows(store, party.id, forgotten):
-        # The hot path, written out (no Record, no dict, no json.dumps): one row, one line.
-        for (record_id, kind, platform, chat_id, user_id, name, at, position, value, prompt_id,
-             message_id) in rows:
-            who = who_cache.get((platform, chat_id, user_id, name))
-            if who is None:
-                who = who_of(platform, chat_id, user_id, name)
-            if anonymize:
-                message = "null"
-                if kind in _FREE_TEXT:
-                    value = ids.text(value)
-            else:
-                message = small.get(message_id) or small_of(message_id)
-            prompt = small.get(prompt_id) or small_of(prompt_id)
-            chunk.append(
-                f'{sep}{head}{record_id},"kind":"{kind}",{who},"at":"{at_text(at)}",'
-                f'"position_seconds":{"null" if position is None else repr(round(position, 3))},'
-                f'"prompt":{prompt},"value":{q(value)},"message_id":{message}{tail}')
-            sep = next_sep
-        count += len(rows)
-        out.add("".join(chunk))
-        chunk.clear()
-        await out.pump()
+    async with aclosing(record_rows(store, party.id, forgotten)) as pages:
+        async for rows in pages:
+            # The hot path, written out (no Record, no dict, no json.dumps): one row, one line.
+            for (record_id, kind, platform, chat_id, user_id, name, at, position, value, prompt_id,
+                 message_id) in rows:
+                who = who_cache.get((platform, chat_id, user_id, name))
+                if who is None:
+                    who = who_of(platform, chat_id, user_id, name)
+                if anonymize:
+                    message = "null"
+                    if kind in _FREE_TEXT:
+                        value = ids.text(value)
+                else:
+                    message = small.get(message_id) or small_of(message_id)
+                prompt = small.get(prompt_id) or small_of(prompt_id)
+                seconds = "null" if position is None else repr(round(position, 3))
+                chunk.append(
+                    f'{sep}{head}{record_id},"kind":"{kind}",{who},"at":"{at_text(at)}",'
+                    f'"position_seconds":{seconds},"prompt":{prompt},"value":{q(value)},'
+                    f'"message_id":{message}{tail}')
+                sep = next_sep
+            count += len(rows)
+            out.add("".join(chunk))
+            chunk.clear()
+            await out.pump()
     log = [{"at": iso(entry.at), "event": entry.key, **entry.params}
            for entry in await store.party_log(party.id)]
     if not lines:

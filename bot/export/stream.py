@@ -10,7 +10,7 @@ into chunks of about `CHUNK` characters before awaiting the writer.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from bot.ports import RecordRow, Store
@@ -36,8 +36,9 @@ async def records(store: Store, party_id: int,
         yield rec
 
 
-async def record_rows(store: Store, party_id: int,
-                      forgotten: set[tuple[str, str, str]]) -> AsyncIterator[list[RecordRow]]:
+async def record_rows(
+    store: Store, party_id: int, forgotten: set[tuple[str, str, str]],
+) -> AsyncGenerator[list[RecordRow], None]:
     """Stream a party's records as rows, at most `YIELD_EVERY` at a time, as `records` does.
 
     For the formats that need no `Record`: the loop gets control back after every batch, and

@@ -3,8 +3,9 @@
 Exports run inside the bot's event loop while it goes on answering commands, so nothing here
 works on more than a page of records at a time: `records` hands them over one by one and
 returns control to the loop every `YIELD_EVERY` records (a store that never waits, such as the
-memory store, would otherwise hold the loop for the whole export), and `Sink` gathers output
-into chunks of about `CHUNK` characters before awaiting the writer.
+memory store, would otherwise hold the loop for the whole export), `record_rows` does the same
+with plain rows, `YIELD_EVERY` at a time, for the formats that need no `Record` (CSV, JSON),
+and `Sink` gathers output into chunks of about `CHUNK` characters before awaiting the writer.
 """
 
 from __future__ import annotations

@@ -96,6 +96,12 @@ class LogEntry:
     params: dict[str, Any]
 
 
+# A record as exports read it, a plain tuple (a million of them are read, and building a
+# `Record` each costs more than writing its line): (id, kind, platform, chat_id, user_id,
+# display_name, at in microseconds since 1970-01-01 UTC, position, value, prompt, message_id).
+RecordRow = tuple[int, str, str, str, str, str, int, float | None, str, str | None, str | None]
+
+
 class Store(Protocol):
     """Everything the core stores; every method is atomic and durable when it returns."""
 
@@ -148,6 +154,10 @@ class Store(Protocol):
 
     def iter_records(self, party_id: int) -> AsyncIterator[Record]:
         """Stream a party's records in time order, never holding them all."""
+        ...
+
+    def iter_record_rows(self, party_id: int) -> AsyncIterator[list[RecordRow]]:
+        """Stream a party's records as `RecordRow` pages, in the order of `iter_records`."""
         ...
 
     async def count_records(self, party_id: int) -> int:

@@ -11,12 +11,13 @@ from typing import Any
 from bot.actions import Action, ActionKind, ActionStatus
 from bot.chats import ChatRef, ChatSettings, Creators
 from bot.party import LinkStatus, Party, PartyChat, PartyState
-from bot.ports import LogEntry, SentKind, SentMessage
+from bot.ports import LogEntry, RecordRow, SentKind, SentMessage
 from bot.records import Record, RecordKind
 from storage import StoreConflict
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
+_PAGE = 1_000  # records per page of iter_record_rows, as SqliteStore reads them
 _ENDED = frozenset({PartyState.FINISHED, PartyState.CANCELLED})
 
 
@@ -190,6 +191,19 @@ class MemoryStore:
         )
         for record in snapshot:
             yield record
+
+    async def iter_record_rows(self, party_id: int) -> AsyncIterator[list[RecordRow]]:
+        """Stream a party's records as `RecordRow` pages, in the order of `iter_records`."""
+        page: list[RecordRow] = []
+        async for r in self.iter_records(party_id):
+            assert r.id is not None  # every stored record has one
+            page.append((r.id, r.kind.value, r.platform, r.chat_id, r.user_id, r.display_name,
+                         (r.at - _EPOCH) // _US, r.position, r.value, r.prompt, r.message_id))
+            if len(page) == _PAGE:
+                yield page
+                page = []
+        if page:
+            yield page
 
     async def count_records(self, party_id: int) -> int:
         """Return how many records a party has."""

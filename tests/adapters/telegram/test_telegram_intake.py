@@ -6,6 +6,7 @@ groups, a chat whose update hangs, and an update python-telegram-bot cannot deco
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 from pathlib import Path
@@ -158,3 +159,26 @@ async def test_an_undecodable_update_is_logged_confirmed_and_skipped(
 def announcement_chat(fake: FakeTelegram, announcement: Posted) -> dict[str, Any]:
     """The group an announcement was posted in."""
     return fake.chats[announcement.chat_id]
+
+
+async def test_stopping_lets_the_updates_in_flight_finish_and_confirms_them(
+        fake: FakeTelegram, start_bot: StartBot, tmp_path: Path) -> None:
+    """A stop while an upload downloads: it finishes, is stored, and is not seen again."""
+    db = tmp_path / "wp.db"
+    bot = await start_bot(db)
+    host = fake.add_user("Host")
+    group = fake.add_group("Leaving", members=[(host, "creator")])
+    await fake.wait_idle()
+    fake.hold("getFile")
+    update_id, _ = fake.upload(group, host, "mine.toml",
+                                    (DATA / "quick.toml").read_bytes(), "/watchparty guide upload")
+    await fake.wait_for(lambda: fake.calls_to("getFile"), what="the download to start")
+    stopping = asyncio.create_task(bot.stop())
+    await bot.stop_event.wait()
+    fake.release()
+    await stopping
+
+    # (Its reply is not sent: the outbox stops before the adapters do.)
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT name FROM guides").fetchall() == [("mine",)]
+    assert fake.confirmed > update_id, "what finished while stopping is confirmed"

@@ -56,6 +56,15 @@ async def wait_exit(proc: subprocess.Popen[bytes], within: float) -> int:
     raise AssertionError("the bot did not exit")
 
 
+async def finish(fake: FakeTelegram, bot: subprocess.Popen[bytes], last: int,
+                 within: float) -> int:
+    """Wait until the bot has confirmed `last` and is idle, then SIGTERM; its exit code."""
+    await fake.wait_confirmed(last, within=within)
+    await fake.wait_idle(15)
+    bot.send_signal(signal.SIGTERM)
+    return await wait_exit(bot, 15)
+
+
 async def test_sigkill_with_pending_updates_loses_and_repeats_nothing(
         fake: FakeTelegram, tmp_path: Path) -> None:
     hana, gus, mo, ann = (fake.add_user(n) for n in ("Hana", "Gus", "Mo", "Ann"))
@@ -91,10 +100,7 @@ async def test_sigkill_with_pending_updates_loses_and_repeats_nothing(
         assert records(db) == [("rsvp", str(gus["id"]), "going")]
 
         bot = bot_process(fake, db, log)
-        await fake.wait_confirmed(max(pending), within=20)
-        await fake.wait_idle()
-        bot.send_signal(signal.SIGTERM)
-        assert await wait_exit(bot, 15) == 0, log.read_text()[-3000:]
+        assert await finish(fake, bot, max(pending), within=20) == 0, log.read_text()[-3000:]
     finally:
         if bot.poll() is None:
             bot.kill()
@@ -187,10 +193,7 @@ async def test_sigkill_in_a_burst_past_a_hung_update_records_everything_once(
             expected[("rsvp", str(person["id"]), "not_going")] += 1
 
         bot = bot_process(fake, db, log)
-        await fake.wait_confirmed(max(pending), within=30)
-        await fake.wait_idle(15)
-        bot.send_signal(signal.SIGTERM)
-        assert await wait_exit(bot, 15) == 0, log.read_text()[-3000:]
+        assert await finish(fake, bot, max(pending), within=30) == 0, log.read_text()[-3000:]
     finally:
         if bot.poll() is None:
             bot.kill()

@@ -5,6 +5,7 @@ confirms them to Telegram moves past an update only once `Application.process_up
 finished with it, that is once whatever it records is stored. A crash or a restart therefore
 never drops an RSVP, an answer or a reaction: Telegram delivers the unconfirmed updates again,
 and every record carries its update's name, so a second delivery stores nothing twice.
+Updates of different chats are processed side by side, one chat's in order (see `intake`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from telegram.constants import ReactionEmoji
 from telegram.error import (
     BadRequest,
     Conflict,
+    EndPointNotFound,
     InvalidToken,
     NetworkError,
     TelegramError,
@@ -268,7 +270,8 @@ class TelegramAdapter:
                                             0 if intake.busy else self.poll_timeout)
                 except _Stopped:
                     break
-                except InvalidToken:
+                except (InvalidToken, EndPointNotFound):
+                    # A raw request reports a refused token as a missing endpoint.
                     raise ConfigurationError("TELEGRAM_TOKEN: Telegram stopped accepting this "
                                              "token") from None
                 except TgRetryAfter as exc:

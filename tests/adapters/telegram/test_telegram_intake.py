@@ -16,6 +16,8 @@ import pytest
 from faketelegram import FakeTelegram, Posted
 from tgharness import DATA, StartBot
 
+from bot.app import ConfigurationError
+
 TITLE = "Burst"
 
 
@@ -182,3 +184,16 @@ async def test_stopping_lets_the_updates_in_flight_finish_and_confirms_them(
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT name FROM guides").fetchall() == [("mine",)]
     assert fake.confirmed > update_id, "what finished while stopping is confirmed"
+
+
+async def test_a_token_revoked_while_running_stops_the_bot_with_one_clear_line(
+        fake: FakeTelegram, start_bot: StartBot, tmp_path: Path) -> None:
+    """Telegram refusing the token in the middle of polling is a configuration error."""
+    bot = await start_bot(tmp_path / "wp.db")
+    host = fake.add_user("Host")
+    group = fake.add_group("Revoked", members=[(host, "creator")])
+    fake.token = "123456789:AAH-revoked"
+    fake.command(group, host, "/watchparty help")  # ends the long poll in flight
+    with pytest.raises(ConfigurationError) as raised:
+        await asyncio.wait_for(asyncio.shield(bot.task), 15)
+    assert str(raised.value) == "TELEGRAM_TOKEN: Telegram stopped accepting this token"

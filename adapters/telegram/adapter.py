@@ -5,6 +5,7 @@ confirms them to Telegram moves past an update only once `Application.process_up
 finished with it, that is once whatever it records is stored. A crash or a restart therefore
 never drops an RSVP, an answer or a reaction: Telegram delivers the unconfirmed updates again,
 and every record carries its update's name, so a second delivery stores nothing twice.
+Updates of different chats are processed side by side, one chat's in order (see `intake`).
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ import contextlib
 import logging
 import re
 import time
+import warnings
 from collections.abc import Coroutine, Sequence
-from dataclasses import replace
+from contextvars import ContextVar
+from dataclasses import dataclass, replace
 from typing import Any
 
 from telegram import BotCommand, Chat, Update, User
@@ -24,6 +27,7 @@ from telegram.constants import ReactionEmoji
 from telegram.error import (
     BadRequest,
     Conflict,
+    EndPointNotFound,
     InvalidToken,
     NetworkError,
     TelegramError,
@@ -43,6 +47,7 @@ from telegram.ext import (
     TypeHandler,
     filters,
 )
+from telegram.warnings import PTBUserWarning
 
 from adapters.telegram import texts
 from adapters.telegram.chats import (
@@ -58,6 +63,7 @@ from adapters.telegram.chats import (
 )
 from adapters.telegram.formatting import CALLBACK_ANSWER_LIMIT, clip, plain
 from adapters.telegram.gateway import TelegramGateway, ref_for_message, ref_for_poll, retry_seconds
+from adapters.telegram.intake import Intake
 from adapters.telegram.members import Members
 from adapters.telegram.shapes import kind_of, well_formed
 from bot import buttons, render
@@ -88,6 +94,12 @@ BATCH = 100
 # An update whose recording failed unexpectedly (the database was busy, say) is tried again
 # after these pauses before it is given up, logged and confirmed.
 RETRY_PAUSES = (0.5, 2.0)
+# While updates are in flight getUpdates answers at once (with them): ask for new ones this often.
+REFETCH_SECONDS = 0.05
+# How long a long poll's answer may take beyond its timeout before it counts as lost.
+POLL_READ_MARGIN = 10.0
+# On stop, how long the updates in flight get to finish before the offset is confirmed.
+DRAIN_SECONDS = 10.0
 # How long a reply, reaction or vote on a message posted a moment ago waits for the core to have
 # stored that message (it is stored right after Telegram answers the send).
 SETTLE_SECONDS = 3.0
@@ -101,12 +113,30 @@ class _Stopped(Exception):
     """The bot is stopping while a long poll waits."""
 
 
+@dataclass
+class _Attempt:
+    """One try at an update: may it be tried again, does its handler only record, and did that
+    recording fail unexpectedly? Per update, as updates of several chats run at once."""
+
+    retrying: bool
+    retryable: bool = False
+    failed: BaseException | None = None
+
+
+# The attempt of the update the current task is processing (PTB runs handlers and the error
+# handler in that task).
+_ATTEMPT: ContextVar[_Attempt | None] = ContextVar("telegram_attempt", default=None)
+
+
 def create_adapter(settings: Settings) -> TelegramAdapter:
     """Build the Telegram adapter from the settings (the composition root calls this)."""
     # httpx logs every request URL at INFO, and a Bot API URL carries the token.
     http_log = logging.getLogger("httpx")
     if http_log.level == logging.NOTSET:
         http_log.setLevel(logging.WARNING)
+    # getUpdates is asked for raw (see `TelegramAdapter._fetch`), which PTB warns about.
+    warnings.filterwarnings("ignore", message=r"Please use 'Bot\.getUpdates'",
+                            category=PTBUserWarning)
     return TelegramAdapter(settings)
 
 
@@ -161,11 +191,6 @@ class TelegramAdapter:
         self.poll_timeout = poll_timeout
         self._core: WatchParty | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
-        # While an update is processed: may it be tried again, does its handler only record,
-        # and did that recording fail unexpectedly?
-        self._retrying = False
-        self._retryable = False
-        self._retry_failed: BaseException | None = None
         self._install_handlers()
 
     # ---- lifecycle --------------------------------------------------------------------------
@@ -229,33 +254,42 @@ class TelegramAdapter:
     # ---- the update loop ----------------------------------------------------------------------
 
     async def _poll(self, stop: asyncio.Event) -> None:
-        """Fetch, process fully, then confirm: the offset passes an update only once it is done."""
-        offset: int | None = None
+        """Fetch, hand each update to its chat's lane, confirm up to the intake's watermark."""
+        intake = Intake(self._process)
         pause = 1.0
-        while not stop.is_set():
-            try:
-                updates = await self._fetch(offset, stop)
-            except _Stopped:
-                break
-            except InvalidToken:
-                raise ConfigurationError("TELEGRAM_TOKEN: Telegram stopped accepting this "
-                                         "token") from None
-            except TgRetryAfter as exc:
-                await self._pause(stop, retry_seconds(exc))
-                continue
-            except (NetworkError, Conflict) as exc:
-                log.warning("getUpdates failed (%s); trying again in %.0fs", exc, pause)
-                await self._pause(stop, pause)
-                pause = min(pause * 2, 30.0)
-                continue
-            pause = 1.0
-            for update in updates:
-                await self._process(update)
-                offset = update.update_id + 1
-                if stop.is_set():
+        try:
+            while not stop.is_set():
+                if intake.busy:
+                    # getUpdates answers at once while anything is unconfirmed: fetch what came
+                    # for other chats at this pace rather than in a tight loop.
+                    await self._until_settled(intake, stop)
+                    if stop.is_set():
+                        break
+                try:
+                    raw = await self._fetch(intake.watermark, stop,
+                                            0 if intake.busy else self.poll_timeout)
+                except _Stopped:
                     break
+                except (InvalidToken, EndPointNotFound):
+                    # A raw request reports a refused token as a missing endpoint.
+                    raise ConfigurationError("TELEGRAM_TOKEN: Telegram stopped accepting this "
+                                             "token") from None
+                except TgRetryAfter as exc:
+                    await self._pause(stop, retry_seconds(exc))
+                    continue
+                except (NetworkError, Conflict) as exc:
+                    log.warning("getUpdates failed (%s); trying again in %.0fs", exc, pause)
+                    await self._pause(stop, pause)
+                    pause = min(pause * 2, 30.0)
+                    continue
+                pause = 1.0
+                for data in raw:
+                    self._admit(intake, data)
+        finally:
+            await intake.drain(DRAIN_SECONDS)
+        offset = intake.watermark
         if offset is not None:
-            # Confirm the last batch now, so the next start does not see it again.
+            # Confirm what is finished now, so the next start does not see it again.
             try:
                 await self.bot.get_updates(offset=offset, limit=1, timeout=0,
                                            allowed_updates=list(ALLOWED_UPDATES))
@@ -263,10 +297,24 @@ class TelegramAdapter:
                 log.info("could not confirm the last updates (%s); they will be seen again "
                          "and recorded once", exc)
 
-    async def _fetch(self, offset: int | None, stop: asyncio.Event) -> Sequence[Update]:
-        fetch = asyncio.ensure_future(self.bot.get_updates(
-            offset=offset, limit=BATCH, timeout=self.poll_timeout,
-            allowed_updates=list(ALLOWED_UPDATES)))
+    @staticmethod
+    async def _until_settled(intake: Intake, stop: asyncio.Event) -> None:
+        """Wait until the intake is idle, or for REFETCH_SECONDS, or until `stop`."""
+        settled = asyncio.ensure_future(intake.settle(REFETCH_SECONDS))
+        stopped = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({settled, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            settled.cancel()
+            stopped.cancel()
+
+    async def _fetch(self, offset: int | None, stop: asyncio.Event,
+                     wait: int) -> Sequence[Any]:
+        """The raw updates from `offset` on, decoded one by one later (see `_admit`)."""
+        fetch = asyncio.ensure_future(self.bot.do_api_request(
+            "getUpdates", api_kwargs={"offset": offset, "limit": BATCH, "timeout": wait,
+                                      "allowed_updates": list(ALLOWED_UPDATES)},
+            read_timeout=wait + POLL_READ_MARGIN))
         waiter = asyncio.ensure_future(stop.wait())
         try:
             await asyncio.wait({fetch, waiter}, return_when=asyncio.FIRST_COMPLETED)
@@ -277,21 +325,48 @@ class TelegramAdapter:
             with contextlib.suppress(asyncio.CancelledError, TelegramError):
                 await fetch
             raise _Stopped
-        return fetch.result()
+        result = fetch.result()
+        return result if isinstance(result, list) else []
+
+    def _admit(self, intake: Intake, data: Any) -> None:
+        """Decode one raw update and queue it; one that cannot be decoded is logged and passed."""
+        update_id = data.get("update_id") if isinstance(data, dict) else None
+        if not isinstance(update_id, int):
+            log.error("Telegram sent an update without an id; ignored")
+            return
+        if not intake.is_new(update_id):
+            return
+        try:
+            update = Update.de_json(data, self.bot)
+        except Exception as exc:
+            kinds = ", ".join(sorted(k for k in data if k != "update_id")) or "nothing"
+            log.error("could not decode Telegram update %s (%s: %s); confirmed and skipped",
+                      update_id, kinds, type(exc).__name__)
+            intake.skip(update_id)
+            return
+        intake.admit(update)
 
     async def _process(self, update: Update) -> None:
-        """Run an update through the Application; retry a recording that failed unexpectedly."""
+        """Run an update through the Application; retry a recording that failed unexpectedly.
+
+        Nothing escapes: an update that fails beyond that is logged, and counts as finished.
+        """
         for attempt in range(len(RETRY_PAUSES) + 1):
-            self._retry_failed = None
-            self._retryable = False
-            self._retrying = attempt < len(RETRY_PAUSES)
-            await self.application.process_update(update)
-            if self._retry_failed is None:
-                break
+            state = _Attempt(retrying=attempt < len(RETRY_PAUSES))
+            token = _ATTEMPT.set(state)
+            try:
+                await self.application.process_update(update)
+            except Exception as exc:
+                log.error("Telegram update %s (%s) failed: %s; confirmed and skipped",
+                          update.update_id, _what(update), type(exc).__name__)
+                return
+            finally:
+                _ATTEMPT.reset(token)
+            if state.failed is None:
+                return
             log.warning("update %s failed (%s); trying again", update.update_id,
-                        type(self._retry_failed).__name__)
+                        type(state.failed).__name__)
             await asyncio.sleep(RETRY_PAUSES[attempt])
-        self._retrying = self._retryable = False
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)
@@ -609,7 +684,9 @@ class TelegramAdapter:
 
     def _retryable_step(self) -> None:
         """Mark that what follows only records, so an unexpected failure may be retried."""
-        self._retryable = True
+        state = _ATTEMPT.get()
+        if state is not None:
+            state.retryable = True
 
     async def _on_error(self, update: object, context: Context) -> None:
         """The one error translator: a UserError is a reply, anything else is logged."""
@@ -619,8 +696,9 @@ class TelegramAdapter:
         if isinstance(error, UserError):
             await self._tell(update, render.error(error))
             return
-        if self._retrying and self._retryable:
-            self._retry_failed = error  # the update loop tries it again
+        state = _ATTEMPT.get()
+        if state is not None and state.retrying and state.retryable:
+            state.failed = error  # the update loop tries it again
             return
         chat = update.effective_chat.id if isinstance(update, Update) and update.effective_chat \
             else None

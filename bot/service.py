@@ -85,6 +85,10 @@ class WatchParty:
         self._locks: dict[int, asyncio.Lock] = {}
         self._guide_cache: dict[int, Guide | None] = {}
         self._background: set[asyncio.Task[Any]] = set()
+        self._refreshing: dict[tuple[str, int], Party] = {}
+        self._refresh_again: set[tuple[str, int]] = set()
+        self._deliveries: dict[int, list[Awaitable[str | None]]] = {}
+        self._delivering: dict[int, asyncio.Future[None]] = {}
 
     # ---- wiring -------------------------------------------------------------------------
 
@@ -265,8 +269,23 @@ class WatchParty:
                     priority: Priority, *, action_id: int | None = None,
                     prompt: str | None = None) -> str | None:
         """Send through the outbox and remember the message; None if it could not be sent."""
+        return await self._queue_post(party, chat, message, kind, priority,
+                                      action_id=action_id, prompt=prompt)
+
+    def _queue_post(self, party: Party, chat: ChatRef, message: Message, kind: SentKind,
+                    priority: Priority, *, action_id: int | None = None,
+                    prompt: str | None = None) -> Awaitable[str | None]:
+        """Queue a message now; the awaitable remembers it once delivered (None: not sent)."""
         try:
-            message_id = await self.outbox.send(chat, message, priority)
+            sent: Awaitable[str] = self.outbox.send(chat, message, priority)
+        except Exception as exc:
+            sent = _failed(exc)
+        return self._remember(sent, party, chat, kind, action_id, prompt)
+
+    async def _remember(self, sent: Awaitable[str], party: Party, chat: ChatRef, kind: SentKind,
+                        action_id: int | None, prompt: str | None) -> str | None:
+        try:
+            message_id = await sent
         except Exception:
             log.warning("could not post %s of party %s to %s", kind.value, party.id, chat,
                         exc_info=True)
@@ -283,19 +302,58 @@ class WatchParty:
 
     async def _refresh_announcements(self, party: Party) -> None:
         """Edit every announcement of a party so counts and state stay current."""
+        await self._coalesced("announcement", party, self._edit_announcements)
+
+    async def _edit_announcements(self, party: Party) -> None:
         for sent in await self.store.sent_messages(party.id, SentKind.ANNOUNCEMENT):
             if not self._in_party(party, sent.chat):
                 continue
             message = await self._announcement(party, sent.chat)
             with contextlib.suppress(Exception):
-                await self.outbox.edit(sent.chat, sent.message_id, message)
+                self.outbox.edit(sent.chat, sent.message_id, message, Priority.REFRESH)
 
     async def _refresh_ready_checks(self, party: Party) -> None:
+        await self._coalesced("ready_check", party, self._edit_ready_checks)
+
+    async def _edit_ready_checks(self, party: Party) -> None:
         tally = await self.tally(party)
         for sent in await self.store.sent_messages(party.id, SentKind.READY_CHECK):
             message = render.ready_check(party, tally, party.state is PartyState.SCHEDULED)
             with contextlib.suppress(Exception):
-                await self.outbox.edit(sent.chat, sent.message_id, message)
+                self.outbox.edit(sent.chat, sent.message_id, message, Priority.REFRESH)
+
+    async def _coalesced(self, what: str, party: Party,
+                         work: Callable[[Party], Awaitable[None]]) -> None:
+        """Run one refresh of a party at a time; one asked for meanwhile runs once more after.
+
+        Edits are queued, not awaited: the outbox merges them into one per message, and the
+        refresh that runs last reads every record stored before it, so the last edit is final.
+        """
+        key = (what, party.id)
+        running = key in self._refreshing
+        self._refreshing[key] = party
+        if running:
+            self._refresh_again.add(key)
+            return
+        try:
+            while True:
+                self._refresh_again.discard(key)
+                await work(self._refreshing[key])
+                if key not in self._refresh_again:
+                    break
+        finally:
+            del self._refreshing[key]
+            self._refresh_again.discard(key)
+
+    def _reserve_go(self, party: Party, at: datetime | None, *,
+                    release: datetime | None = None) -> None:
+        """Tell the outbox a GO is due at `at` in every chat, so their budget is kept for it."""
+        for chat in party.approved_chats():
+            with contextlib.suppress(ValueError):  # a platform with no gateway in this process
+                if release is not None and release != at:
+                    self.outbox.release(chat, release)
+                if at is not None and at > self.clock.now():
+                    self.outbox.reserve(chat, at)
 
     async def _broadcast(self, party: Party, build: MessageFn, kind: SentKind,
                          priority: Priority) -> None:
@@ -332,6 +390,7 @@ class WatchParty:
                                         guide.model_dump_json())
         self._guide_cache[party.id] = guide
         await self._schedule(self._pre_start_actions(party, settings, now))
+        self._reserve_go(party, party.starts_at)
         self._spawn(self._post(party, ctx.chat, await self._announcement(party, ctx.chat),
                                SentKind.ANNOUNCEMENT, Priority.NORMAL))
         return c.Reply(render.created(party, guide, zone), private=True)
@@ -456,6 +515,7 @@ class WatchParty:
         notice = render.link_decided(party, cmd.approve, ctx.actor.display_name)
         self._spawn(self._post(party, cmd.chat, notice, SentKind.NOTICE, Priority.NORMAL))
         if cmd.approve:
+            self._reserve_go(party, party.starts_at)
             self._spawn(self._post(party, cmd.chat, await self._announcement(party, cmd.chat),
                                    SentKind.ANNOUNCEMENT, Priority.NORMAL))
         return c.Reply(render.link_decided(party, cmd.approve, ctx.actor.display_name))
@@ -514,7 +574,9 @@ class WatchParty:
     async def _start_countdown(self, party: Party) -> None:
         """Move the start to now + countdown and post the countdown (caller holds the lock)."""
         await self.store.cancel_actions(party.id, PRE_START_KINDS)
+        planned = party.starts_at
         party.starts_at = self.clock.now().replace(microsecond=0) + self.config.countdown
+        self._reserve_go(party, party.starts_at, release=planned)
         party.transition(PartyState.COUNTING_DOWN)
         await self.store.update_party(party)
         await self._schedule([Action(party.id, ActionKind.GO, party.starts_at)])
@@ -556,6 +618,7 @@ class WatchParty:
             party.resume_at = self.clock.now().replace(microsecond=0) + self.config.resume_countdown
             await self.store.update_party(party)
             await self._schedule([Action(party.id, ActionKind.RESUME_GO, party.resume_at)])
+            self._reserve_go(party, party.resume_at)
             at = position(party, self.clock.now()) or 0.0
         await self._broadcast(party, lambda zone: render.resume_countdown(party, at, zone, seconds),
                               SentKind.COUNTDOWN, Priority.COUNTDOWN)
@@ -573,6 +636,7 @@ class WatchParty:
             await self.store.update_party(party)
             await self.store.cancel_actions(party.id, frozenset(ActionKind))
             await self._schedule_retention(party, party.finished_at)
+            self._reserve_go(party, None, release=party.starts_at)
         await self._broadcast(party, lambda zone: render.cancelled(party, ctx.actor.display_name),
                               SentKind.NOTICE, Priority.NORMAL)
         self._spawn(self._refresh_announcements(party))
@@ -793,27 +857,46 @@ class WatchParty:
             return await self._fire_retention(action)
         if action.party_id is None:
             return ActionStatus.SKIPPED
-        async with self._lock(action.party_id):
-            party = await self.store.get_party(action.party_id)
-            if party is None:
-                return ActionStatus.SKIPPED
-            lateness = now - action.due_at
-            too_late = lateness > self.config.grace
-            late = lateness if lateness > self.config.late_note_after else None
-            status = await self._fire_party_action(party, action, now, too_late, late)
-            if too_late and status is ActionStatus.SKIPPED:
-                log.warning("action %s (%s) of party %s was %ds late, past the grace period: "
-                            "skipped", action.id, action.kind.value, party.id,
-                            lateness.total_seconds())
-                await self.store.add_log(LogEntry(party.id, now, "action_skipped", {
-                    "kind": action.kind.value, "due_at": action.due_at.isoformat(),
-                    "late_seconds": int(lateness.total_seconds()),
-                    "prompt": action.payload.get("chapter")}))
-            elif late is not None:
-                await self.store.add_log(LogEntry(party.id, now, "action_late", {
-                    "kind": action.kind.value, "due_at": action.due_at.isoformat(),
-                    "late_seconds": int(lateness.total_seconds())}))
-            return status
+        assert action.id is not None
+        earlier = self._delivering.get(action.id)
+        if earlier is not None:
+            # The same action is still being delivered: what it posted is stored first.
+            await earlier
+        delivered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._delivering[action.id] = delivered
+        try:
+            async with self._lock(action.party_id):
+                return await self._fire_locked(action, action.party_id, now)
+        finally:
+            # The party is free again while its messages go out: a slow chat stops nobody.
+            try:
+                await asyncio.gather(*self._deliveries.pop(action.id, []))
+            finally:
+                del self._delivering[action.id]
+                delivered.set_result(None)
+
+    async def _fire_locked(self, action: Action, party_id: int, now: datetime) -> ActionStatus:
+        """Decide and store what an action does (the caller holds the party's lock)."""
+        party = await self.store.get_party(party_id)
+        if party is None:
+            return ActionStatus.SKIPPED
+        lateness = now - action.due_at
+        too_late = lateness > self.config.grace
+        late = lateness if lateness > self.config.late_note_after else None
+        status = await self._fire_party_action(party, action, now, too_late, late)
+        if too_late and status is ActionStatus.SKIPPED:
+            log.warning("action %s (%s) of party %s was %ds late, past the grace period: "
+                        "skipped", action.id, action.kind.value, party.id,
+                        lateness.total_seconds())
+            await self.store.add_log(LogEntry(party.id, now, "action_skipped", {
+                "kind": action.kind.value, "due_at": action.due_at.isoformat(),
+                "late_seconds": int(lateness.total_seconds()),
+                "prompt": action.payload.get("chapter")}))
+        elif late is not None:
+            await self.store.add_log(LogEntry(party.id, now, "action_late", {
+                "kind": action.kind.value, "due_at": action.due_at.isoformat(),
+                "late_seconds": int(lateness.total_seconds())}))
+        return status
 
     async def _fire_party_action(self, party: Party, action: Action, now: datetime,
                                  too_late: bool, late: timedelta | None) -> ActionStatus:
@@ -821,6 +904,7 @@ class WatchParty:
         if kind is ActionKind.REMINDER or kind is ActionKind.READY_CHECK:
             if party.state is not PartyState.SCHEDULED or too_late:
                 return ActionStatus.SKIPPED
+            self._reserve_go(party, party.starts_at)  # again: a restart forgets reservations
             tally = await self.tally(party)
             settings = await self.store.get_chat_settings(party.home)
             if kind is ActionKind.REMINDER:
@@ -839,6 +923,7 @@ class WatchParty:
             await self.store.update_party(party)
             if too_late or now >= party.starts_at:
                 return ActionStatus.SKIPPED
+            self._reserve_go(party, party.starts_at)
             await self._fire_post(party, action, SentKind.COUNTDOWN, Priority.COUNTDOWN,
                                   lambda zone: render.countdown(party, zone), None)
             self._spawn(self._refresh_announcements(party))
@@ -916,7 +1001,10 @@ class WatchParty:
     async def _fire_post(self, party: Party, action: Action, kind: SentKind,
                          priority: Priority, build: MessageFn, late: timedelta | None,
                          prompt: str | None = None) -> None:
-        """Post an action's message to every linked chat that has not had it yet, and wait."""
+        """Queue an action's message to every linked chat that has not had it yet.
+
+        `fire` awaits the deliveries once the party's lock is released.
+        """
         assert action.id is not None
         done = {(s.chat, s.prompt) for s in await self.store.sent_for_action(action.id)}
         posts = []
@@ -926,9 +1014,9 @@ class WatchParty:
             message = build(await self.zone_for(chat))
             if late is not None:
                 message = render.with_late_note(message, late)
-            posts.append(self._post(party, chat, message, kind, priority, action_id=action.id,
-                                    prompt=prompt))
-        await asyncio.gather(*posts)
+            posts.append(self._queue_post(party, chat, message, kind, priority,
+                                          action_id=action.id, prompt=prompt))
+        self._deliveries.setdefault(action.id, []).extend(posts)
 
     async def _fire_prompt(self, party: Party, action: Action, late: timedelta | None) -> None:
         guide = await self.guide_of(party)
@@ -1032,6 +1120,11 @@ async def load_party_guide(store: Store, party: Party) -> Guide | None:
         return None
     source = await store.get_guide_source(_snapshot_scope(party), party.guide_name)
     return Guide.model_validate_json(source) if source is not None else None
+
+
+async def _failed(exc: Exception) -> str:
+    """An awaitable for a message the outbox refused at once."""
+    raise exc
 
 
 def _same(message: Message) -> MessageFn:

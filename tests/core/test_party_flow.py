@@ -60,6 +60,7 @@ async def test_whole_party(bot: Bot) -> None:
     assert ready_button.label == "Ready"
     await bot.do(buttons.parse(ready_button.data), actor=GUEST)
     await bot.do(c.MarkReady(code), actor=HOST)
+    await bot.advance(1)  # a second edit of the same message waits for a quiet second
     ready_edits = [s for s in bot.gateway.sent if s.edit and s.message_id == check[0].message_id]
     assert "Ready: 2" in ready_edits[-1].text
 

@@ -13,7 +13,7 @@ from typing import Any
 from bot.actions import Action, ActionKind, ActionStatus, Outcome
 from bot.chats import ChatRef, ChatSettings, Creators
 from bot.party import LinkStatus, Party, PartyChat, PartyState
-from bot.ports import LogEntry, SentKind, SentMessage
+from bot.ports import LogEntry, RecordRow, SentKind, SentMessage
 from bot.records import Record, RecordKind
 from storage import StoreConflict
 from storage.rules import FOLLOWERS, check_addable, check_record, follow, work_party_id
@@ -22,6 +22,8 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 _OWN_FIELDS = tuple(f.name for f in fields(Party) if f.name not in ("id", "chats"))
 _KEEP_NEW = {follower.name: follower.keep_new for follower in FOLLOWERS}
+_PAGE = 1_000  # records per page of iter_record_rows, as SqliteStore reads them
+_ENDED = frozenset({PartyState.FINISHED, PartyState.CANCELLED})
 
 
 def _instant(dt: datetime) -> datetime:
@@ -360,6 +362,19 @@ class MemoryStore:
         for record in snapshot:
             yield record
 
+    async def iter_record_rows(self, party_id: int) -> AsyncIterator[list[RecordRow]]:
+        """Stream a party's records as `RecordRow` pages, in the order of `iter_records`."""
+        page: list[RecordRow] = []
+        async for r in self.iter_records(party_id):
+            assert r.id is not None  # every stored record has one
+            page.append((r.id, r.kind.value, r.platform, r.chat_id, r.user_id, r.display_name,
+                         (r.at - _EPOCH) // _US, r.position, r.value, r.prompt, r.message_id))
+            if len(page) == _PAGE:
+                yield page
+                page = []
+        if page:
+            yield page
+
     def _delete_records(self, keep: Any) -> int:
         doomed = [rid for rid, r in self._records.items() if not keep(r)]
         for rid in doomed:
@@ -372,9 +387,10 @@ class MemoryStore:
             lambda r: (r.platform, r.chat_id, r.user_id) != (chat.platform, chat.chat_id, user_id)
         )
 
-    async def delete_party_records(self, party_id: int) -> int:
-        """Delete every record of a party; return how many."""
-        return self._delete_records(lambda r: r.party_id != party_id)
+    async def delete_party_records(self, party_id: int, chat: ChatRef | None = None) -> int:
+        """Delete every record of a party (only those made in `chat`, if given); return how many."""
+        return self._delete_records(lambda r: r.party_id != party_id or (
+            chat is not None and (r.platform, r.chat_id) != (chat.platform, chat.chat_id)))
 
     async def add_forgotten(self, chat: ChatRef, user_id: str, at: datetime) -> None:
         """Remember that this user asked to be forgotten; the first request's time is kept."""

@@ -68,6 +68,6 @@ async def run_migrations(target: MigrationTarget, dialect: str) -> list[str]:
     applied = []
     for migration in files:
         if await target.apply(migration):
-            log.info("applied migration %s", migration.name)
+            log.debug("applied migration %s", migration.name)
             applied.append(migration.name)
     return applied

@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.feeds import DEFAULT_ALLOWED_HOSTS, parse_allowed_hosts
 from bot.outbox import RateLimits
 
 DISCORD_TOKEN_RE = re.compile(r"^[A-Za-z0-9_\-]{20,}\.[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{20,}$")
@@ -36,6 +37,9 @@ class Settings(BaseSettings):
     ready_check_seconds: int = Field(default=120, ge=10, le=3600)
     discord_rate_limits: str = "bot=50/1s; chat=5/5s"
     telegram_rate_limits: str = "bot=30/1s; chat=1/1s,20/60s"
+    follow_allowed_hosts: str = DEFAULT_ALLOWED_HOSTS
+    syncplay_password: SecretStr | None = None
+    jellyfin_api_key: SecretStr | None = None
 
     @field_validator("discord_token")
     @classmethod
@@ -54,6 +58,20 @@ class Settings(BaseSettings):
             raise ValueError("TELEGRAM_TOKEN does not look like a bot token "
                              "(digits, a colon, then the secret, as BotFather gives it)")
         return value or None
+
+    @field_validator("follow_allowed_hosts")
+    @classmethod
+    def _follow_allowed_hosts(cls, value: str) -> str:
+        return ",".join(parse_allowed_hosts(value))  # raises ValueError saying what is accepted
+
+    @field_validator("syncplay_password", "jellyfin_api_key")
+    @classmethod
+    def _empty_secret_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        return value if value is not None and value.get_secret_value() else None
+
+    def allowed_feed_hosts(self) -> tuple[str, ...]:
+        """Return the hosts (`host` or `host:port`) that `follow` may connect to."""
+        return parse_allowed_hosts(self.follow_allowed_hosts)
 
     @field_validator("log_level")
     @classmethod

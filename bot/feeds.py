@@ -201,9 +201,16 @@ def parse_source(text: str, allowed: Sequence[str]) -> FeedSource:
     if (not host or not target or "/" in target or parts.query or parts.fragment
             or len(target) > MAX_TARGET_LENGTH or not target.isprintable()):
         raise UserError("feed_url_invalid", text=raw, shape=shape, maximum=MAX_TARGET_LENGTH)
-    if not _allows(allowed, host, port):
-        raise UserError("feed_host_not_allowed", host=host, port=port, allowed=list(allowed))
-    return FeedSource(kind, host, port, target)
+    source = FeedSource(kind, host, port, target)
+    ensure_allowed(source, allowed)
+    return source
+
+
+def ensure_allowed(source: FeedSource, allowed: Sequence[str]) -> None:
+    """Raise a UserError naming the allowed hosts unless `source`'s host and port are among them."""
+    if not _allows(allowed, source.host, source.port):
+        raise UserError("feed_host_not_allowed", host=source.host, port=source.port,
+                        allowed=list(allowed))
 
 
 def _without_credentials(raw: str) -> str:

@@ -601,6 +601,9 @@ ERRORS: dict[str, Any] = {
     "feed_host_not_allowed": lambda p: (
         f"I may not connect to {p['host']}:{p['port']}. This bot's operator allows: "
         f"{', '.join(p['allowed'])}."),
+    "feed_jellyfin_key_missing": lambda p: (
+        "Following Jellyfin needs an API key, and this bot's operator hasn't set "
+        "JELLYFIN_API_KEY."),
 }
 
 

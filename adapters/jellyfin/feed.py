@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -18,6 +19,7 @@ SOURCE = "Jellyfin"
 TICKS_PER_SECOND = 10_000_000  # PositionTicks are 100 ns
 POLL_SECONDS = 1.0
 TIMEOUT_SECONDS = 5.0
+MAX_CHECK_IN_AGE = 30.0
 
 
 def playing_session(sessions: Any, user: str) -> dict[str, Any] | None:
@@ -83,6 +85,26 @@ class JellyfinFeed:
         ticks = state.get("PositionTicks") or 0
         if not isinstance(ticks, int | float) or isinstance(ticks, bool):
             raise ValueError("PositionTicks is not a number")
-        return FeedReport(max(0.0, ticks / TICKS_PER_SECOND), bool(state.get("IsPaused")),
-                          str(session.get("UserName") or self.user), self._clock.now(),
-                          self.source)
+        now = self._clock.now()
+        paused = bool(state.get("IsPaused"))
+        position = ticks / TICKS_PER_SECOND
+        if not paused:
+            position += _since_check_in(session.get("LastPlaybackCheckIn"), now)
+        return FeedReport(max(0.0, position), paused, str(session.get("UserName") or self.user),
+                          now, self.source)
+
+
+def _since_check_in(value: Any, now: datetime) -> float:
+    """Seconds since the player last told Jellyfin its position (it does so every few seconds).
+
+    Jellyfin stores the position the player last reported and does not carry it forward, so a
+    playing position is aged by the time since then, by the server's clock (capped: a clock
+    that disagrees with ours must not invent a seek).
+    """
+    try:
+        checked_in = datetime.fromisoformat(str(value))
+    except ValueError:
+        return 0.0
+    if checked_in.tzinfo is None:
+        checked_in = checked_in.replace(tzinfo=UTC)
+    return min(MAX_CHECK_IN_AGE, max(0.0, (now - checked_in).total_seconds()))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import pytest
 from conftest import PASSWORD
@@ -16,7 +16,7 @@ from adapters.retry import Backoff
 from adapters.syncplay import SyncplayFeed
 from bot.clock import SystemClock
 from bot.errors import UserError
-from bot.feeds import FeedRefused, FeedReport
+from bot.feeds import Feed, FeedRefused, FeedReport
 from tests.adapters.follower import Follower
 from tests.conftest import test_settings as settings_for
 
@@ -27,20 +27,6 @@ _rooms = itertools.count(1)
 
 def new_room() -> str:
     return f"film-club-{next(_rooms)}"
-
-
-@pytest.fixture
-async def follow() -> AsyncIterator[Callable[[SyncplayFeed], Follower]]:
-    """Start following feeds; each is stopped at the end of the test."""
-    started: list[Follower] = []
-
-    def start(feed: SyncplayFeed) -> Follower:
-        started.append(Follower(feed))
-        return started[-1]
-
-    yield start
-    for follower in started:
-        await follower.stop()
 
 
 async def hosting(hosts: list[ScriptedHost], server: SyncplayServer, room: str,
@@ -63,7 +49,7 @@ def near(report: FeedReport, host: ScriptedHost) -> bool:
 
 async def test_the_feed_follows_play_pause_seek_and_unpause_in_the_room(
         syncplay_server: SyncplayServer, hosts: list[ScriptedHost],
-        follow: Callable[[SyncplayFeed], Follower]) -> None:
+        follow: Callable[[Feed], Follower]) -> None:
     room = new_room()
     host = await hosting(hosts, syncplay_server, room)
     bot = follow(feed_for(syncplay_server, room))
@@ -98,7 +84,7 @@ async def test_the_feed_follows_play_pause_seek_and_unpause_in_the_room(
 
 async def test_the_bot_never_changes_the_rooms_clock(
         syncplay_server: SyncplayServer, hosts: list[ScriptedHost],
-        follow: Callable[[SyncplayFeed], Follower]) -> None:
+        follow: Callable[[Feed], Follower]) -> None:
     room = new_room()
     host = await hosting(hosts, syncplay_server, room)
     await host.seek(120.0)
@@ -126,7 +112,7 @@ async def test_the_bot_never_changes_the_rooms_clock(
 
 async def test_a_protected_server_takes_the_operators_password(
         protected_server: SyncplayServer, hosts: list[ScriptedHost],
-        follow: Callable[[SyncplayFeed], Follower]) -> None:
+        follow: Callable[[Feed], Follower]) -> None:
     room = new_room()
     host = await hosting(hosts, protected_server, room, password=PASSWORD)
     await host.seek(75.0)
@@ -139,7 +125,7 @@ async def test_a_protected_server_takes_the_operators_password(
                                                 (None, "Password required")])
 async def test_a_wrong_or_missing_password_is_refused_without_retrying(
         protected_server: SyncplayServer, password: str | None, said: str,
-        follow: Callable[[SyncplayFeed], Follower]) -> None:
+        follow: Callable[[Feed], Follower]) -> None:
     bot = follow(feed_for(protected_server, new_room(), password=password))
     failure = await bot.ended()
     assert isinstance(failure, FeedRefused) and said in str(failure)
@@ -148,7 +134,7 @@ async def test_a_wrong_or_missing_password_is_refused_without_retrying(
 
 async def test_a_restarted_server_is_followed_again(
         own_server: SyncplayServer, hosts: list[ScriptedHost],
-        follow: Callable[[SyncplayFeed], Follower]) -> None:
+        follow: Callable[[Feed], Follower]) -> None:
     room = new_room()
     host = await hosting(hosts, own_server, room)
     await host.seek(300.0)
@@ -168,7 +154,7 @@ async def test_a_restarted_server_is_followed_again(
 
 async def test_a_refused_address_never_joins_the_room(
         syncplay_server: SyncplayServer, hosts: list[ScriptedHost],
-        follow: Callable[[SyncplayFeed], Follower]) -> None:
+        follow: Callable[[Feed], Follower]) -> None:
     room = new_room()
     host = await hosting(hosts, syncplay_server, room)
     address = f"syncplay://127.0.0.1:{syncplay_server.port}/{room}"

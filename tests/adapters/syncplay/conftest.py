@@ -6,9 +6,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from scripted_host import ScriptedHost
-from syncplay_server import SyncplayServer, require_syncplay
-
-PASSWORD = "popcorn-42"
+from syncplay_server import PASSWORD, SyncplayServer, require_syncplay
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,7 @@ import pytest
 
 BINARY = shutil.which("syncplay-server")
 START_DEADLINE = 30.0
+PASSWORD = "popcorn-42"
 
 
 def require_syncplay() -> str:

@@ -7,9 +7,8 @@ import itertools
 from collections.abc import Callable
 
 import pytest
-from conftest import PASSWORD
 from scripted_host import ScriptedHost
-from syncplay_server import SyncplayServer
+from syncplay_server import PASSWORD, SyncplayServer
 
 from adapters.feeds import open_source
 from adapters.retry import Backoff

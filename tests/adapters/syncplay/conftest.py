@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 from scripted_host import ScriptedHost
-from syncplay_server import PASSWORD, SyncplayServer, require_syncplay
+from syncplay_server import PASSWORD, SyncplayServer, make_certificates, require_syncplay
 
 
 @pytest.fixture(scope="session")
@@ -25,6 +26,18 @@ def protected_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Syncp
                             password=PASSWORD)
     server.start()
     yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SyncplayServer, Path]]:
+    """A Syncplay server that offers TLS with a test CA's certificate; with that CA's file."""
+    binary = require_syncplay()
+    folder = tmp_path_factory.mktemp("syncplay-tls")
+    ca = make_certificates(folder)
+    server = SyncplayServer(binary, folder / "log", tls_dir=folder)
+    server.start()
+    yield server, ca
     server.stop()
 
 

@@ -16,14 +16,27 @@ START_DEADLINE = 30.0
 PASSWORD = "popcorn-42"
 
 
+WHY = "syncplay-server is not installed (apt-get install syncplay-server)"
+
+
+def running_in_ci() -> bool:
+    """CI=true: the Syncplay tests must run, so a missing server fails them."""
+    return os.environ.get("CI", "").lower() == "true"
+
+
+def skip_module_without_syncplay() -> None:
+    """Skip a whole test module when the server is missing (one summary line), except in CI."""
+    if BINARY is None and not running_in_ci():
+        pytest.skip(WHY, allow_module_level=True)
+
+
 def require_syncplay() -> str:
-    """Return the server's path; skip (or fail under CI=true) when it is not installed."""
+    """Return the server's path; skip the test, or fail it under CI=true, when it is missing."""
     if BINARY is not None:
         return BINARY
-    why = "syncplay-server is not installed (apt-get install syncplay-server)"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{why}, and CI=true does not skip the Syncplay tests")
-    pytest.skip(why)
+    if running_in_ci():
+        pytest.fail(f"{WHY}, and CI=true does not skip the Syncplay tests", pytrace=False)
+    pytest.skip(WHY)
 
 
 def free_port() -> int:
@@ -32,6 +45,26 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+def make_certificates(folder: Path) -> Path:
+    """Write a test CA and a certificate for 127.0.0.1 in the files `--tls` reads; return the CA."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is not installed, so no test certificate for the TLS server")
+
+    def run(*args: str) -> None:
+        subprocess.run([openssl, *args], cwd=folder, check=True, capture_output=True)
+
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
+        "-days", "2", "-subj", "/CN=watchparty test CA")
+    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "privkey.pem", "-out", "server.csr",
+        "-subj", "/CN=localhost")
+    (folder / "san.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+        "-CAcreateserial", "-out", "cert.pem", "-days", "2", "-extfile", "san.ext")
+    (folder / "chain.pem").write_bytes((folder / "ca.pem").read_bytes())
+    return folder / "ca.pem"
 
 
 class SyncplayServer:

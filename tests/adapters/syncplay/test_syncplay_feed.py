@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import ssl
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from scripted_host import ScriptedHost
-from syncplay_server import PASSWORD, SyncplayServer
+from syncplay_server import PASSWORD, SyncplayServer, skip_module_without_syncplay
 
 from adapters.feeds import open_source
 from adapters.retry import Backoff
@@ -18,6 +20,8 @@ from bot.errors import UserError
 from bot.feeds import Feed, FeedRefused, FeedReport
 from tests.adapters.follower import Follower
 from tests.conftest import test_settings as settings_for
+
+skip_module_without_syncplay()
 
 CLOCK = SystemClock()
 FAST = Backoff(first=0.2, most=1.0)
@@ -36,9 +40,10 @@ async def hosting(hosts: list[ScriptedHost], server: SyncplayServer, room: str,
     return host
 
 
-def feed_for(server: SyncplayServer, room: str, password: str | None = None) -> SyncplayFeed:
+def feed_for(server: SyncplayServer, room: str, password: str | None = None,
+             context: ssl.SSLContext | None = None) -> SyncplayFeed:
     return SyncplayFeed("127.0.0.1", server.port, room, clock=CLOCK, password=password,
-                        backoff=FAST)
+                        backoff=FAST, ssl_context=context)
 
 
 def near(report: FeedReport, host: ScriptedHost) -> bool:
@@ -51,9 +56,11 @@ async def test_the_feed_follows_play_pause_seek_and_unpause_in_the_room(
         follow: Callable[[Feed], Follower]) -> None:
     room = new_room()
     host = await hosting(hosts, syncplay_server, room)
-    bot = follow(feed_for(syncplay_server, room))
+    feed = feed_for(syncplay_server, room)
+    bot = follow(feed)
     first = await bot.until(lambda r: True, "at all")
     assert (first.position, first.paused, first.source) == (0.0, True, "Syncplay")
+    assert not feed.encrypted  # this server offers no TLS: the bot went on in plain
 
     mark = len(bot.reports)
     await host.play()
@@ -168,3 +175,21 @@ async def test_a_refused_address_never_joins_the_room(
     await bot.until(lambda r: True, "from the allowed address")
     await host.wait_until(lambda: bool(host.joined), "the bot's arrival")
     assert host.joined == ["watchparty"]
+
+
+async def test_a_server_that_offers_tls_is_followed_over_tls(
+        tls_server: tuple[SyncplayServer, Path], hosts: list[ScriptedHost],
+        follow: Callable[[Feed], Follower]) -> None:
+    server, ca = tls_server
+    room = new_room()
+    host = await hosting(hosts, server, room)  # a player that does not ask for TLS
+    await host.seek(1234.0)
+    feed = feed_for(server, room, context=ssl.create_default_context(cafile=str(ca)))
+    bot = follow(feed)
+    report = await bot.until(lambda r: r.position == 1234.0, "over TLS")
+    assert report.paused and report.by == "ana"
+    assert feed.encrypted
+    mark = len(bot.reports)
+    await host.play()
+    playing = await bot.until(lambda r: not r.paused, "of play over TLS", mark)
+    assert near(playing, host)

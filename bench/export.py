@@ -15,10 +15,12 @@ Figures: seconds, peak RSS (ru_maxrss) and the RSS before the export began, and 
 between two ticks minus the 1 ms sleep (the longest stall of the loop).
 
 Baselines in the same run, "the naive way": every row loaded at once (aiosqlite
-`execute_fetchall`, then turned into records on the loop), then the same writer over the list.
-`read only` rows stream the records and write nothing, to show what `iter_records` costs alone;
-`read only, proposed` reads with the changes to `SqliteStore.iter_records` proposed in
-docs/benchmarks.md, measured here without touching storage/.
+`execute_fetchall`; for HTML then turned into records on the loop), then the same writer over
+the list (CSV and JSON Lines are written from `RecordRow`s, as `iter_record_rows` streams them).
+`read only` rows stream the records and write nothing, to show what `iter_records` costs alone
+(`read:pages`: `iter_record_rows`, what CSV and JSON Lines read); `read only, proposed` reads
+with the changes to `SqliteStore.iter_records` proposed in docs/benchmarks.md (since applied),
+measured here without touching storage/.
 """
 
 from __future__ import annotations
@@ -47,8 +49,16 @@ from bot.chats import ChatRef
 from bot.export import write_export
 from bot.guide import GuideLibrary
 from bot.party import LinkStatus, Party, PartyChat, PartyState
+from bot.ports import RecordRow
 from bot.records import Record, RecordKind
-from storage.sqlite import _RECORD_COLUMNS, INSERT_RECORD, SqliteStore, _record, record_row
+from storage.sqlite import (
+    _RECORD_COLUMNS,
+    _ROW_COLUMNS,
+    INSERT_RECORD,
+    SqliteStore,
+    _record,
+    record_row,
+)
 
 CODE = "BENCH1"
 GO = datetime(2026, 3, 27, 20, 0, tzinfo=UTC)
@@ -176,11 +186,13 @@ def rss_mb() -> float:
 
 
 class ListStore:
-    """The naive way: every record loaded at once, then handed out from the list."""
+    """The naive way: every record (or row) loaded at once, then handed out from the list."""
 
-    def __init__(self, store: SqliteStore, records: list[Record]) -> None:
+    def __init__(self, store: SqliteStore, records: list[Record],
+                 rows: list[RecordRow]) -> None:
         self._store = store
         self._records = records
+        self._rows = rows
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
@@ -189,6 +201,10 @@ class ListStore:
         """Yield the loaded records."""
         for rec in self._records:
             yield rec
+
+    async def iter_record_rows(self, party_id: int) -> AsyncIterator[list[RecordRow]]:
+        """Yield the loaded rows, as one page."""
+        yield self._rows
 
 
 _KINDS = {kind.value: kind for kind in RecordKind}
@@ -280,7 +296,10 @@ async def run_variant(path: str, variant: str, out_path: str) -> Figures:
             # tens of milliseconds): each chunk of about 64 KB is written from a worker thread.
             await asyncio.to_thread(fh.write, text)
 
-        if fmt == "read":
+        if fmt == "read" and how == "pages":
+            async for page in store.iter_record_rows(party.id):
+                count += len(page)
+        elif fmt == "read":
             source_iter: AsyncIterator[object] = (
                 proposed_iter_records(path, party.id) if how == "proposed"
                 else raw_rows(path, party.id) if how == "rows"
@@ -288,13 +307,16 @@ async def run_variant(path: str, variant: str, out_path: str) -> Figures:
             async for _ in source_iter:
                 count += 1
         elif how == "naive":
+            # CSV and JSON Lines are written from rows, HTML from records: each loaded whole.
+            from_rows = fmt in ("csv", "jsonl", "json")
             async with aiosqlite.connect(path) as db:
                 rows = await db.execute_fetchall(
-                    f"SELECT {_RECORD_COLUMNS} FROM records WHERE party_id = ? ORDER BY at, id",
-                    (party.id,))
-            records = [_record(tuple(row)) for row in rows]
+                    f"SELECT {_ROW_COLUMNS if from_rows else _RECORD_COLUMNS} FROM records"
+                    " WHERE party_id = ? ORDER BY at, id", (party.id,))
+            records = [] if from_rows else [_record(tuple(row)) for row in rows]
+            loaded = ListStore(store, records, list(rows) if from_rows else [])
             del rows
-            count = await write_export(ListStore(store, records), party, guide,  # type: ignore[arg-type]
+            count = await write_export(loaded, party, guide,  # type: ignore[arg-type]
                                        fmt, write, anonymize=False, now=GO)
         else:
             count = await write_export(store, party, guide, fmt, write,
@@ -312,13 +334,14 @@ async def run_variant(path: str, variant: str, out_path: str) -> Figures:
                    max(full_gcs, default=0.0) * 1000, len(full_gcs))
 
 
-VARIANTS = ("read", "read:proposed", "read:rows", "csv", "jsonl", "html", "md", "json",
-            "csv:anonymized", "csv+freeze", "jsonl+freeze", "html+freeze", "csv:naive",
+VARIANTS = ("read", "read:proposed", "read:rows", "read:pages", "csv", "jsonl", "html", "md",
+            "json", "csv:anonymized", "csv+freeze", "jsonl+freeze", "html+freeze", "csv:naive",
             "jsonl:naive", "html:naive")
 LABELS = {
     "read": "read only (SqliteStore.iter_records)",
     "read:proposed": "read only, proposed iter_records",
     "read:rows": "read only, rows without records",
+    "read:pages": "read only, SqliteStore.iter_record_rows",
     "csv": "CSV", "jsonl": "JSON Lines", "html": "HTML", "md": "Markdown",
     "json": "JSON (one document)", "csv:anonymized": "CSV, anonymized (two passes)",
     "csv:naive": "CSV, naive (fetchall, then write)",

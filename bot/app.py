@@ -13,10 +13,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol, TextIO
 
+from adapters.console import texts as console_texts
+from adapters.console.chat import CHAT as CONSOLE_CHAT
 from adapters.console.chat import ConsoleChat, ConsoleGateway, is_tty, start_reader
 from bot.clock import ScaledClock, SystemClock
 from bot.guide import BUILTIN_DIR, GuideLibrary
 from bot.outbox import UNLIMITED, Outbox, RateLimits
+from bot.party import ACTIVE_STATES
 from bot.ports import ChatGateway, Clock, Store
 from bot.scheduler import Scheduler
 from bot.service import CoreConfig, WatchParty
@@ -65,7 +68,11 @@ async def open_configured_store(settings: Settings) -> Store:
         store = await open_store(settings.database_url)
     except (UnsupportedDatabase, StoreUnavailable) as err:
         raise ConfigurationError(f"DATABASE_URL: {err}") from err
-    released = await store.release_leases()
+    try:
+        released = await store.release_leases()
+    except BaseException:
+        await store.close()
+        raise
     if released:
         log.info("released %d action leases left by a previous run", released)
     return store
@@ -73,8 +80,6 @@ async def open_configured_store(settings: Settings) -> Store:
 
 def guide_library(settings: Settings) -> GuideLibrary:
     """Build the guide library and log operator guides that do not load."""
-    if settings.guides_dir is not None and not settings.guides_dir.is_dir():
-        raise ConfigurationError(f"GUIDES_DIR: {settings.guides_dir} is not a folder")
     library = GuideLibrary(BUILTIN_DIR, settings.guides_dir)
     for error in library.load_errors():
         log.warning("guide %s in GUIDES_DIR is not usable: %s", error.name,
@@ -84,7 +89,7 @@ def guide_library(settings: Settings) -> GuideLibrary:
 
 async def build(settings: Settings, store: Store, clock: Clock,
                 gateways: dict[str, tuple[ChatGateway, RateLimits]],
-                speed: float = 1.0) -> Runtime:
+                speed: float = 1.0, library: GuideLibrary | None = None) -> Runtime:
     """Wire the core for a set of gateways; `speed` is how much faster than real time `clock` runs.
 
     Lateness limits are real-time limits: on a clock sixty times faster, a 0.3 s hiccup is 18
@@ -96,8 +101,9 @@ async def build(settings: Settings, store: Store, clock: Clock,
                         grace=timedelta(seconds=settings.grace_period_seconds * speed),
                         late_note_after=timedelta(seconds=15 * speed),
                         countdown=timedelta(seconds=settings.countdown_seconds),
+                        resume_countdown=timedelta(seconds=settings.resume_countdown_seconds),
                         ready_check=timedelta(seconds=settings.ready_check_seconds))
-    core = WatchParty(store, clock, outbox, guide_library(settings), config)
+    core = WatchParty(store, clock, outbox, library or guide_library(settings), config)
     scheduler = Scheduler(store, clock, core.fire)
     core.on_schedule(scheduler.schedule)
     return Runtime(store, clock, outbox, core, scheduler)
@@ -125,30 +131,41 @@ async def run_console(settings: Settings, speed: float = 1.0, stdin: TextIO | No
     """Run the console adapter until end of input, Ctrl-C or SIGTERM."""
     stdin = stdin or sys.stdin
     stdout = stdout or sys.stdout
-    if speed != 1.0:
+    rehearsal = speed != 1.0
+    if rehearsal:
         # A rehearsal runs on its own fast clock; writing its instants into the real database
         # would confuse the real schedule, so it keeps everything in memory.
         settings = settings.model_copy(update={"database_url": "memory://"})
         clock: Clock = ScaledClock(speed)
     else:
         clock = SystemClock()
-    store = await open_configured_store(settings)
+    # Everything the configuration can get wrong is found before the store is opened.
+    library = guide_library(settings)
     gateway = ConsoleGateway(stdout, clock, settings.default_timezone, color=is_tty(stdout))
-    runtime = await build(settings, store, clock, {"console": (gateway, UNLIMITED)}, speed)
-    chat = ConsoleChat(runtime.core, gateway, clock, stdout)
-    if speed != 1.0:
-        chat.say(f"Rehearsal at {speed:g}× speed: the film clock runs {speed:g} times faster "
-                 "and nothing is saved.")
-    stop = asyncio.Event()
-    _install_signals(stop)
-    lines: asyncio.Queue[str | None] = asyncio.Queue()
-    start_reader(stdin, asyncio.get_running_loop(), lines)
-    await runtime.start()
+    store = await open_configured_store(settings)
     try:
-        await chat.run(lines, stop)
+        runtime = await build(settings, store, clock, {"console": (gateway, UNLIMITED)}, speed,
+                              library)
+        chat = ConsoleChat(runtime.core, gateway, clock, stdout)
+        if rehearsal:
+            chat.say(console_texts.rehearsal_banner(speed))
+        stop = asyncio.Event()
+        _install_signals(stop)
+        lines: asyncio.Queue[str | None] = asyncio.Queue()
+        start_reader(stdin, asyncio.get_running_loop(), lines)
+        await runtime.start()
+        try:
+            await chat.run(lines, stop)
+        finally:
+            await runtime.quiesce()
+        in_memory = settings.database_url.startswith(("memory://", "sqlite://:memory:"))
+        if not in_memory:
+            grace = settings.grace_period_seconds / 60
+            for party in await store.parties_for_chat(CONSOLE_CHAT, ACTIVE_STATES):
+                chat.say(console_texts.left_behind(party, grace))
+        chat.say(console_texts.bye(in_memory))
     finally:
-        await runtime.stop()
-        chat.say("Bye. Scheduled parties stay stored; they go on when the bot runs again.")
+        await store.close()
 
 
 class PlatformAdapter(Protocol):
@@ -186,10 +203,16 @@ async def run_bot(settings: Settings) -> None:
     if not adapters:
         await run_console(settings)
         return
+    library = guide_library(settings)
     store = await open_configured_store(settings)
     clock = SystemClock()
-    runtime = await build(settings, store, clock,
-                          {a.platform: (a.gateway, a.limits) for a in adapters})
+    try:
+        runtime = await build(settings, store, clock,
+                              {a.platform: (a.gateway, a.limits) for a in adapters},
+                              library=library)
+    except BaseException:
+        await store.close()
+        raise
     stop = asyncio.Event()
     _install_signals(stop)
     # Adapters disconnect only after the outbox has delivered what was queued and fired actions
@@ -201,9 +224,9 @@ async def run_bot(settings: Settings) -> None:
         await runtime.quiesce()
         disconnect.set()
 
-    await runtime.start()
-    _freeze_startup_objects()
     try:
+        await runtime.start()
+        _freeze_startup_objects()
         async with asyncio.TaskGroup() as group:
             winding = group.create_task(wind_down(), name="wind-down")
             running = [group.create_task(adapter.run(runtime.core, disconnect),

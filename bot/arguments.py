@@ -2,11 +2,15 @@
 
 Arguments come in the order of the subcommand's options. If the text contains `|` it is split on
 `|`, otherwise on white space; then a free-text option (`create`'s time, `start`'s `ready N`)
-takes the words that are left. `name=value` sets an option by name.
+takes the words that are left. `name=value` sets an option by name (split on white space, a
+free-text option so named takes the words after it). An empty first `|` part is a left-out
+`party`. Where white space leaves it unclear which words belong to `create`'s title and which
+to its time, the user is asked for the `|` form.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -24,6 +28,7 @@ class Spec:
     build: Callable[[dict[str, str]], c.Command]
     party_first: bool = False
     rest: str | None = None
+    rest_is_time: bool = False
 
 
 def _bool(text: str) -> bool:
@@ -35,10 +40,30 @@ def _bool(text: str) -> bool:
     raise UserError("bool_invalid", text=text)
 
 
+# Words a time is written with ("tomorrow 8pm", "in 45m", "friday 20:30"); "night" is not one,
+# since it ends titles ("Movie night") more often than it names a time.
+_TIME_WORD = re.compile(
+    r"^(?:.*\d.*|today|tonight|tomorrow|noon|midnight|next|this|at|in|on|am|pm|a\.m\.|p\.m\."
+    r"|morning|afternoon|evening|utc|gmt|hours?|hrs?|minutes?|mins?|days?|weeks?"
+    r"|mon|monday|tue|tues|tuesday|wed|wednesday|thu|thur|thurs|thursday|fri|friday"
+    r"|sat|saturday|sun|sunday|jan|january|feb|february|mar|march|apr|april|may|jun|june"
+    r"|jul|july|aug|august|sep|sept|september|oct|october|nov|november|dec|december)$",
+    re.IGNORECASE)
+
+
+def _time_start(words: list[str]) -> int:
+    """Where the trailing run of words that read like a time begins (len(words) if none)."""
+    start = len(words)
+    while start > 0 and _TIME_WORD.match(words[start - 1]):
+        start -= 1
+    return start
+
+
 SPECS: dict[str, Spec] = {
     "create": Spec(("title", "when", "guide", "timezone"), ("title", "when"),
                    lambda o: c.CreateParty(o["title"], o["when"], o.get("guide") or None,
-                                           o.get("timezone") or None), rest="when"),
+                                           o.get("timezone") or None), rest="when",
+                   rest_is_time=True),
     "list": Spec((), (), lambda o: c.ListParties()),
     "info": Spec(("party",), (), lambda o: c.ShowInfo(o.get("party")), party_first=True),
     "now": Spec(("party",), (), lambda o: c.ShowInfo(o.get("party")), party_first=True),
@@ -87,21 +112,36 @@ def _fill(sub: str, spec: Spec, text: str) -> dict[str, str]:
     parts = split_arguments(text)
     named: dict[str, str] = {}
     positional: list[str] = []
+    piped = "|" in text
+    taking = False
     for part in parts:
         name, sep, value = part.partition("=")
         key = name.strip().lower().replace("-", "_")
         if sep and key in spec.options:
             named[key] = value.strip()
+            # Split on white space, the free-text option named takes the words after it too
+            # ("start when=ready 3"), up to the next name=value.
+            taking = not piped and key == spec.rest
+        elif taking and spec.rest is not None:
+            named[spec.rest] = f"{named[spec.rest]} {part}"
         else:
             positional.append(part)
     free = [opt for opt in spec.options if opt not in named]
+    # An empty first `|` part is the left-out party ("export | html"), keeping its place.
     if (spec.party_first and free and free[0] == "party" and positional
-            and normalize_code(positional[0]) is None):
+            and positional[0] != "" and normalize_code(positional[0]) is None):
         free = free[1:]
-    if spec.rest in free and "|" not in text:
+    if spec.rest in free and not piped:
         # Split on white space, the free-text option takes every word from its place on
         # ("create Movie tomorrow 8pm"); options after it are given as name=value.
         cut = free.index(spec.rest)
+        if spec.rest_is_time and cut > 0 and len(positional) > cut + 1:
+            start = _time_start(positional)
+            if cut < start < len(positional):
+                # "create Movie night tomorrow 8pm": the title has more words than its place.
+                raise UserError("arguments_unclear", subcommand=sub, words=" ".join(positional),
+                                example=" | ".join([" ".join(positional[:start]),
+                                                    " ".join(positional[start:])]))
         if len(positional) > cut:
             positional = [*positional[:cut], " ".join(positional[cut:])]
         free = free[:cut + 1]

@@ -37,12 +37,14 @@ def parse(data: str) -> c.Command:
         if parts[0] != PREFIX:
             raise ValueError(data)
         verb, party = parts[1], parts[2]
-        int(party)
+        if not (party.isascii() and party.isdigit()):  # int() also reads " 1", "-1", "١"
+            raise ValueError(party)
         if verb == "rsvp" and len(parts) == 4:
             return c.SetRsvp("#" + party, Rsvp(parts[3]).value)
         if verb == "ready" and len(parts) == 3:
             return c.MarkReady("#" + party)
-        if verb == "link" and len(parts) >= 6 and parts[3] in {"a", "d"}:
+        if verb == "link" and len(parts) >= 6 and parts[3] in {"a", "d"} and parts[4] \
+                and parts[5:] != [""]:
             return c.DecideLink("#" + party, ChatRef(parts[4], ":".join(parts[5:])),
                                 parts[3] == "a")
     except (IndexError, ValueError):

@@ -20,12 +20,11 @@ class ChatRef:
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """Who asked, with the facts the adapter knows about them in the chat they asked from."""
+    """Who asked: a platform's user, with the name they have there now."""
 
     platform: str
     user_id: str
     display_name: str
-    is_moderator: bool = False
 
 
 class Creators(StrEnum):

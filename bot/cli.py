@@ -34,12 +34,14 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("run", help="run the bot (the default)")
     console = sub.add_parser("console", help="a chat in the terminal, whatever tokens are set")
     console.add_argument("--speed", type=float, default=1.0,
-                         help="run the film clock N times faster (a rehearsal; nothing saved)")
+                         help="run the film clock N times faster (a rehearsal, kept in "
+                              "memory only)")
     export = sub.add_parser("export", help="write a party's discussion log")
     export.add_argument("code", help="the party's join code, e.g. K7Q2MX")
     export.add_argument("--format", choices=list(FORMATS),
-                        help="json (one document; JSON Lines to a pipe or a .jsonl file), jsonl, "
-                             "csv, md or html; without it, taken from the -o file's extension")
+                        help="json (one document), jsonl (JSON Lines), csv, md or html; "
+                             "without it, taken from the -o file's extension, else JSON Lines "
+                             "to a pipe and JSON to a terminal or file")
     export.add_argument("--anonymize", action="store_true",
                         help="replace people with Participant 1..N")
     export.add_argument("-o", "--output", help="file to write (stdout without it)")
@@ -58,6 +60,9 @@ def _settings() -> Settings:
         first = err.errors()[0]
         field = ".".join(str(p) for p in first["loc"]).upper() or "settings"
         message = str(first["msg"]).removeprefix("Value error, ")
+        if first["type"] != "value_error" and "TOKEN" not in field:
+            # pydantic's own wording names the expected type, not what it was given.
+            message = f"{message}; got “{first.get('input')}”"
         raise app.ConfigurationError(f"{field}: {message}") from None
 
 
@@ -80,16 +85,16 @@ def guide_check(path: Path, out: TextIO) -> int:
 def export_format(fmt: str | None, output: str | None, to_terminal: bool) -> str:
     """The format to write: the one asked for, else the output file's extension, else JSON.
 
-    JSON becomes JSON Lines when written to a `.jsonl` file or to a pipe.
+    An explicit format always wins; without one, a pipe gets JSON Lines and a terminal one
+    JSON document.
     """
+    if fmt is not None:
+        return fmt
     suffix = Path(output).suffix.lower().lstrip(".") if output else ""
-    if fmt is None:
-        fmt = {"htm": "html", "markdown": "md"}.get(suffix, suffix)
-        if fmt not in FORMATS:
-            fmt = "json"
-    if fmt == "json" and (suffix == "jsonl" or (output is None and not to_terminal)):
-        return "jsonl"
-    return fmt
+    fmt = {"htm": "html", "markdown": "md"}.get(suffix, suffix)
+    if fmt in FORMATS:
+        return fmt
+    return "jsonl" if output is None and not to_terminal else "json"
 
 
 async def export(settings: Settings, code: str, fmt: str | None, anonymize: bool,

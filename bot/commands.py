@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.chats import Actor, ChatRef
 from bot.richtext import Message
+
+ModeratorCheck = Callable[[], Awaitable[bool]]
+
+
+async def nobody_moderates() -> bool:
+    """The moderator check of a context whose platform knows no moderators (reactions, say)."""
+    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,12 +23,16 @@ class Context:
     `event` names the inbound platform event (a Telegram update, say) when the platform may
     deliver it again after a crash: what the command records carries it, so a redelivered event
     is not recorded twice.
+
+    `is_moderator` asks the platform whether the actor moderates `chat`; the core awaits it
+    only when a rule needs the answer, so no adapter keeps a list of which commands do.
     """
 
     chat: ChatRef
     actor: Actor
     scope: str
     event: str | None = None
+    is_moderator: ModeratorCheck = nobody_moderates
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,8 +232,13 @@ class Attachment:
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """What the core answers the caller; `private` asks for an ephemeral reply where possible."""
+    """What the core answers the caller; `private` asks for an ephemeral reply where possible.
+
+    `posted_here` says the caller's chat was also sent the same news (a notice to every linked
+    chat): a platform with no private replies sends this reply nowhere, so no one sees it twice.
+    """
 
     message: Message
     private: bool = False
     attachment: Attachment | None = None
+    posted_here: bool = False

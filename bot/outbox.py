@@ -15,6 +15,7 @@ import heapq
 import itertools
 import logging
 import re
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -32,6 +33,16 @@ log = logging.getLogger(__name__)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 
+# An edit of a message edited a moment ago waits until edits of it stop for EDIT_QUIET, and at
+# most EDIT_EVERY after the previous one: a burst of presses becomes one or two edits.
+EDIT_QUIET = timedelta(seconds=1)
+EDIT_EVERY = timedelta(seconds=6)
+# A GO reserved for a chat at T: nothing less urgent goes to that chat from T - GO_GUARD, and
+# nothing that would leave no room in the chat's windows at T; the hold ends when the GO is
+# sent, or GO_EXPIRY after T.
+GO_GUARD = timedelta(seconds=2)
+GO_EXPIRY = timedelta(seconds=10)
+
 
 class Priority(IntEnum):
     """How urgent a message is; lower goes first."""
@@ -40,6 +51,7 @@ class Priority(IntEnum):
     COUNTDOWN = 1
     PROMPT = 2
     NORMAL = 3
+    REFRESH = 4  # edits that keep a counter current: after every reply and post of the chat
 
 
 class OutboxStopped(Exception):
@@ -172,6 +184,19 @@ class _Window:
         self._free_at_ms = 0  # known not to admit before this instant; 0 = ask the bucket
         # The bucket needs time that never goes back; a wall clock stepped back counts as still.
         self._latest_ms = 0
+        self._rates = tuple((count, round(seconds * 1000)) for count, seconds in rates)
+        self._taken: deque[int] = deque(maxlen=max((c for c, _ in rates), default=1))
+
+    def leaves_room_at(self, now_ms: int, at_ms: int) -> bool:
+        """Return True when one request now still leaves room for one more at `at_ms`."""
+        for count, window_ms in self._rates:
+            start = at_ms - window_ms
+            if now_ms <= start:
+                continue
+            used = 1 + sum(1 for t in self._taken if t > start)
+            if used + 1 > count:
+                return False
+        return True
 
     def delay_ms(self, now_ms: int) -> int:
         """Return how long until one more request is allowed (0: now), consuming nothing."""
@@ -204,6 +229,7 @@ class _Window:
         if not self._bucket.put(RateItem(self._name, at)):
             return False
         self._latest_ms = at
+        self._taken.append(at)
         return True
 
     def idle(self, now_ms: int) -> bool:
@@ -249,6 +275,7 @@ class _Job:
     filename: str = ""
     data: bytes = b""
     failures: int = 0
+    hold_until: datetime | None = None
 
     def __lt__(self, other: _Job) -> bool:
         return (self.priority, self.seq) < (other.priority, other.seq)
@@ -293,6 +320,9 @@ class _Lane:
     chat_blocked: dict[ChatRef, datetime] = field(default_factory=dict)
     blocked_until: datetime | None = None
     edits: dict[tuple[ChatRef, str], _Job] = field(default_factory=dict)
+    held: dict[tuple[ChatRef, str], _Job] = field(default_factory=dict)
+    last_edit: dict[tuple[ChatRef, str], datetime] = field(default_factory=dict)
+    reserved: dict[ChatRef, list[datetime]] = field(default_factory=dict)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
     timer: asyncio.Task[None] | None = None
@@ -309,7 +339,51 @@ class _Lane:
         return self.outbox.clock
 
     def pending(self) -> int:
-        return self.queued + len(self.in_flight)
+        return self.queued + len(self.in_flight) + len(self.held)
+
+    def hold(self, key: tuple[ChatRef, str], job: _Job, now: datetime) -> bool:
+        """Hold a new edit of a message edited a moment ago; return False if it may go now."""
+        last = self.last_edit.get(key)
+        if last is None or now - last >= EDIT_EVERY or self.outbox._closing:
+            return False
+        job.hold_until = min(last + EDIT_EVERY, now + EDIT_QUIET)
+        self.held[key] = job
+        self.wake.set()
+        return True
+
+    def _release_held(self, now: datetime) -> datetime | None:
+        """Queue the held edits whose time has come; return when the next one is due."""
+        due: datetime | None = None
+        for key, job in list(self.held.items()):
+            assert job.hold_until is not None
+            if job.abandoned():
+                del self.held[key]
+                if self.edits.get(key) is job:
+                    del self.edits[key]
+            elif job.hold_until <= now or self.outbox._closing:
+                del self.held[key]
+                self.enqueue(job)
+            else:
+                due = _earliest(due, job.hold_until)
+        return due
+
+    def _reserved_hold(self, chat: ChatRef, job: _Job, now: datetime,
+                       window: _Window) -> datetime | None:
+        """Return until when a job must wait for a GO reserved for its chat (None: it may go)."""
+        times = self.reserved.get(chat)
+        if not times or job.priority is Priority.GO:
+            return None
+        live = [t for t in times if now < t + GO_EXPIRY]
+        if len(live) != len(times):
+            if live:
+                self.reserved[chat] = live
+            else:
+                del self.reserved[chat]
+        now_ms = _ms(now)
+        for at in live:
+            if now >= at - GO_GUARD or not window.leaves_room_at(now_ms, _ms(at)):
+                return at + GO_EXPIRY
+        return None
 
     def enqueue(self, job: _Job) -> None:
         heap = self.queues.setdefault(job.chat, [])
@@ -385,8 +459,9 @@ class _Lane:
             if now < self.blocked_until:
                 return self.blocked_until
             self.blocked_until = None
+        held_due = self._release_held(now) if self.held else None
         if not self.queued:
-            return None
+            return held_due
         bot_wait = self.bot.delay_ms(now_ms)
         if bot_wait:
             # Nothing can go before the bot bucket has room; whatever is most urgent then goes.
@@ -399,7 +474,7 @@ class _Lane:
             if job is not None:
                 heads.append((job.priority, job.seq, chat))
         heads.sort()
-        due: datetime | None = None
+        due: datetime | None = held_due
         for _, _, chat in heads:
             until = self.chat_blocked.get(chat)
             if until is not None:
@@ -411,6 +486,11 @@ class _Lane:
             wait = window.delay_ms(now_ms)
             if wait:
                 due = _earliest(due, _at(now_ms + wait))
+                continue
+            head = self.queues[chat][0]
+            held = self._reserved_hold(chat, head, now, window) if self.reserved else None
+            if held is not None:
+                due = _earliest(due, held)
                 continue
             if bot_wait:
                 # The most urgent sendable message waits only for the bot bucket: nothing less
@@ -429,12 +509,25 @@ class _Lane:
 
     def _launch(self, job: _Job) -> None:
         self.in_flight[job.chat] = job
+        now = self.clock.now()
+        if job.kind is _Kind.EDIT and job.message_id is not None:
+            self.last_edit[(job.chat, job.message_id)] = now
+        if job.priority is Priority.GO and job.chat in self.reserved:
+            # The GO that was due takes its reservation; a later one stays reserved.
+            left = [t for t in self.reserved[job.chat] if t > now + GO_GUARD]
+            if left:
+                self.reserved[job.chat] = left
+            else:
+                del self.reserved[job.chat]
         task = asyncio.create_task(self._deliver(job))
         self.deliveries.add(task)
         task.add_done_callback(self.deliveries.discard)
 
     def _prune(self, now_ms: int) -> None:
         """Forget the windows of chats that are quiet and whose past sends no longer count."""
+        old = _at(now_ms) - EDIT_EVERY
+        for key in [k for k, at in self.last_edit.items() if at <= old]:
+            del self.last_edit[key]
         for chat in [c for c, w in self.windows.items()
                      if c not in self.queues and c not in self.in_flight and w.idle(now_ms)]:
             del self.windows[chat]
@@ -515,6 +608,9 @@ class _Lane:
         for job in list(self.in_flight.values()):
             job.fail(OutboxStopped(f"the outbox stopped during this {job.kind.value} "
                                    f"to {job.chat}"))
+        for job in self.held.values():
+            job.fail(OutboxStopped(f"the outbox stopped before this edit to {job.chat} was sent"))
+        self.held.clear()
 
 
 # --------------------------------------------------------------------------- the outbox
@@ -561,20 +657,46 @@ class Outbox:
         """Queue an edit; it replaces an edit of the same message that is queued and not sent."""
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         lane = self._lane(chat)
-        queued = lane.edits.get((chat, message_id))
+        key = (chat, message_id)
+        queued = lane.edits.get(key)
         if queued is not None and not self._closing and not queued.abandoned():
             # A busy counter becomes one edit carrying the latest text, at the earlier place.
             queued.message = message
             queued.futures.append(fut)
-            if priority < queued.priority:
+            if lane.held.get(key) is queued:
+                assert queued.hold_until is not None
+                last = lane.last_edit.get(key, self.clock.now())
+                queued.hold_until = min(last + EDIT_EVERY, self.clock.now() + EDIT_QUIET)
+                queued.priority = min(queued.priority, Priority(priority))
+                lane.wake.set()
+            elif priority < queued.priority:
                 queued.priority = priority
                 heapq.heapify(lane.queues[chat])
                 lane.wake.set()
             return fut
-        job = self._add(chat, _Kind.EDIT, message, fut, priority, message_id=message_id)
+        job = self._add(chat, _Kind.EDIT, message, fut, priority, message_id=message_id,
+                        hold=key)
         if job is not None:
-            lane.edits[(chat, message_id)] = job
+            lane.edits[key] = job
         return fut
+
+    def reserve(self, chat: ChatRef, at: datetime) -> None:
+        """Keep the chat's budget free for a GO due at `at` (see GO_GUARD)."""
+        lane = self._lane(chat)
+        times = lane.reserved.setdefault(chat, [])
+        if at not in times:
+            times.append(at)
+            lane.wake.set()
+
+    def release(self, chat: ChatRef, at: datetime) -> None:
+        """Drop a reservation made for a GO that will not come at `at`."""
+        lane = self._lane(chat)
+        times = lane.reserved.get(chat)
+        if times and at in times:
+            times.remove(at)
+            if not times:
+                del lane.reserved[chat]
+            lane.wake.set()
 
     def send_file(self, chat: ChatRef, filename: str, data: bytes, caption: Message | None = None,
                   priority: Priority = Priority.NORMAL) -> asyncio.Future[str]:
@@ -592,7 +714,8 @@ class Outbox:
 
     def _add(self, chat: ChatRef, kind: _Kind, message: Message | None,
              fut: asyncio.Future[Any], priority: Priority, *, message_id: str | None = None,
-             filename: str = "", data: bytes = b"") -> _Job | None:
+             filename: str = "", data: bytes = b"",
+             hold: tuple[ChatRef, str] | None = None) -> _Job | None:
         lane = self._lane(chat)
         if self._closing:
             _fail(fut, OutboxStopped(f"the outbox is stopping; {kind.value} to {chat} not queued"))
@@ -600,7 +723,8 @@ class Outbox:
         self._seq += 1
         job = _Job(self._seq, Priority(priority), chat, kind, message, [fut],
                    message_id=message_id, filename=filename, data=data)
-        lane.enqueue(job)
+        if hold is None or not lane.hold(hold, job, self.clock.now()):
+            lane.enqueue(job)
         self._drained.clear()
         return job
 
@@ -634,6 +758,8 @@ class Outbox:
             return
         self._stopped = asyncio.Event()
         self._closing = True
+        for lane in self._lanes.values():
+            lane.wake.set()  # held edits go now
         try:
             if self._started and self.queued() and drain_seconds > 0:
                 await self._wait_drained(drain_seconds)

@@ -96,6 +96,12 @@ class LogEntry:
     params: dict[str, Any]
 
 
+# A record as exports read it, a plain tuple (a million of them are read, and building a
+# `Record` each costs more than writing its line): (id, kind, platform, chat_id, user_id,
+# display_name, at in microseconds since 1970-01-01 UTC, position, value, prompt, message_id).
+RecordRow = tuple[int, str, str, str, str, str, int, float | None, str, str | None, str | None]
+
+
 class Store(Protocol):
     """Everything the core stores; every method is atomic and durable when it returns."""
 
@@ -150,6 +156,10 @@ class Store(Protocol):
         """Stream a party's records in time order, never holding them all."""
         ...
 
+    def iter_record_rows(self, party_id: int) -> AsyncIterator[list[RecordRow]]:
+        """Stream a party's records as `RecordRow` pages, in the order of `iter_records`."""
+        ...
+
     async def count_records(self, party_id: int) -> int:
         """Return how many records a party has."""
         ...
@@ -158,8 +168,8 @@ class Store(Protocol):
         """Delete every record of this user in this chat; return how many."""
         ...
 
-    async def delete_party_records(self, party_id: int) -> int:
-        """Delete every record of a party; return how many."""
+    async def delete_party_records(self, party_id: int, chat: ChatRef | None = None) -> int:
+        """Delete every record of a party (only those made in `chat`, if given); return how many."""
         ...
 
     async def add_forgotten(self, chat: ChatRef, user_id: str, at: datetime) -> None:

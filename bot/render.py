@@ -224,12 +224,15 @@ def paused(party: Party, at: float, by: str) -> Message:
                 Bold(by), Text(". Pause your film too; prompts wait."))
 
 
-def resume_countdown(party: Party, at: float, zone: str) -> Message:
-    """The short countdown before a resume."""
+def resume_countdown(party: Party, at: float, zone: str, seconds: int) -> Message:
+    """The short countdown before a resume: the instant of GO, and how far off it is."""
     when = party.resume_at or party.starts_at
-    return _msg(Text("⏯ Resuming "), Bold(party.title), Text(f" from {format_position(at)} "),
-                Timestamp(when, TimeStyle.RELATIVE, "in a few seconds"),
-                Text(" — press play at GO."))
+    return _msg(Text("⏯ Resuming "), Bold(party.title),
+                Text(f" from {format_position(at)}: GO at "),
+                Timestamp(when, TimeStyle.TIME, clock_time(when, zone)), Text(" — "),
+                Timestamp(when, TimeStyle.RELATIVE,
+                          f"in {seconds} second{'s' if seconds != 1 else ''}"),
+                Text(". Press play at GO."))
 
 
 def cancelled(party: Party, by: str) -> Message:
@@ -519,6 +522,8 @@ ERRORS: dict[str, Any] = {
         f"“{p.get('part', p.get('text'))}” isn't a reminder. Write durations separated by "
         "commas, e.g. 15m,1m (or 'none'); at most 5, each up to 7 days."),
     "bool_invalid": lambda p: f"“{p['text']}” isn't yes or no.",
+    "position_invalid": lambda p: (
+        f"“{p['text']}” isn't a film position. Write H:MM:SS or M:SS, e.g. 1:34:00 or 14:30."),
     "guide_invalid": lambda p: (
         f"The guide “{p['name']}” has problems:\n" + "\n".join(
             f"• {problem}" for problem in p["problems"])),
@@ -580,11 +585,15 @@ ERRORS: dict[str, Any] = {
     "missing_argument": lambda p: (
         f"/watchparty {p['subcommand']} needs {', '.join(p['missing'])}. Options in order: "
         f"{' | '.join(p['options'])}."),
+    "arguments_unclear": lambda p: (
+        f"I can't tell where one option ends and the next begins in “{p['words']}”. Put a | "
+        f"between them, e.g. /watchparty {p['subcommand']} {p['example']}"),
     "too_many_arguments": lambda p: (
         f"/watchparty {p['subcommand']} takes no more options; I don't know what to do with "
         f"“{p['extra']}”."),
     "button_unknown": lambda p: "That button no longer works. Try the command instead.",
     "prompt_unknown": lambda p: f"There's no prompt {p.get('number')} to answer.",
+    "prompt_unknown_react": lambda p: f"There's no prompt {p.get('number')} to react to.",
     "console_usage": lambda p: str(p["text"]),
     # following a real player (PRODUCT §10)
     "feed_scheme_unknown": lambda p: (

@@ -55,6 +55,7 @@ class CoreConfig:
     default_timezone: str = "UTC"
     grace: timedelta = timedelta(minutes=5)
     countdown: timedelta = timedelta(seconds=10)
+    resume_countdown: timedelta = timedelta(seconds=5)
     ready_check: timedelta = timedelta(minutes=2)
     late_note_after: timedelta = timedelta(seconds=15)
 
@@ -84,6 +85,10 @@ class WatchParty:
         self._locks: dict[int, asyncio.Lock] = {}
         self._guide_cache: dict[int, Guide | None] = {}
         self._background: set[asyncio.Task[Any]] = set()
+        self._refreshing: dict[tuple[str, int], Party] = {}
+        self._refresh_again: set[tuple[str, int]] = set()
+        self._deliveries: dict[int, list[Awaitable[str | None]]] = {}
+        self._delivering: dict[int, asyncio.Future[None]] = {}
 
     # ---- wiring -------------------------------------------------------------------------
 
@@ -209,16 +214,16 @@ class WatchParty:
     def _in_party(self, party: Party, chat: ChatRef) -> bool:
         return chat in party.approved_chats()
 
-    def _require_host_or_mod(self, party: Party, ctx: c.Context, action: str) -> None:
+    async def _require_host_or_mod(self, party: Party, ctx: c.Context, action: str) -> None:
         if party.is_host(ctx.actor.platform, ctx.actor.user_id):
             return
-        if ctx.actor.is_moderator and self._in_party(party, ctx.chat):
+        if self._in_party(party, ctx.chat) and await ctx.is_moderator():
             return
         raise UserError("not_allowed", action=action, who="host_or_moderator",
                         host=party.host_name)
 
-    def _require_moderator(self, ctx: c.Context, action: str) -> None:
-        if not ctx.actor.is_moderator:
+    async def _require_moderator(self, ctx: c.Context, action: str) -> None:
+        if not await ctx.is_moderator():
             raise UserError("not_allowed", action=action, who="moderator")
 
     async def guide_of(self, party: Party) -> Guide | None:
@@ -264,8 +269,23 @@ class WatchParty:
                     priority: Priority, *, action_id: int | None = None,
                     prompt: str | None = None) -> str | None:
         """Send through the outbox and remember the message; None if it could not be sent."""
+        return await self._queue_post(party, chat, message, kind, priority,
+                                      action_id=action_id, prompt=prompt)
+
+    def _queue_post(self, party: Party, chat: ChatRef, message: Message, kind: SentKind,
+                    priority: Priority, *, action_id: int | None = None,
+                    prompt: str | None = None) -> Awaitable[str | None]:
+        """Queue a message now; the awaitable remembers it once delivered (None: not sent)."""
         try:
-            message_id = await self.outbox.send(chat, message, priority)
+            sent: Awaitable[str] = self.outbox.send(chat, message, priority)
+        except Exception as exc:
+            sent = _failed(exc)
+        return self._remember(sent, party, chat, kind, action_id, prompt)
+
+    async def _remember(self, sent: Awaitable[str], party: Party, chat: ChatRef, kind: SentKind,
+                        action_id: int | None, prompt: str | None) -> str | None:
+        try:
+            message_id = await sent
         except Exception:
             log.warning("could not post %s of party %s to %s", kind.value, party.id, chat,
                         exc_info=True)
@@ -282,19 +302,58 @@ class WatchParty:
 
     async def _refresh_announcements(self, party: Party) -> None:
         """Edit every announcement of a party so counts and state stay current."""
+        await self._coalesced("announcement", party, self._edit_announcements)
+
+    async def _edit_announcements(self, party: Party) -> None:
         for sent in await self.store.sent_messages(party.id, SentKind.ANNOUNCEMENT):
             if not self._in_party(party, sent.chat):
                 continue
             message = await self._announcement(party, sent.chat)
             with contextlib.suppress(Exception):
-                await self.outbox.edit(sent.chat, sent.message_id, message)
+                self.outbox.edit(sent.chat, sent.message_id, message, Priority.REFRESH)
 
     async def _refresh_ready_checks(self, party: Party) -> None:
+        await self._coalesced("ready_check", party, self._edit_ready_checks)
+
+    async def _edit_ready_checks(self, party: Party) -> None:
         tally = await self.tally(party)
         for sent in await self.store.sent_messages(party.id, SentKind.READY_CHECK):
             message = render.ready_check(party, tally, party.state is PartyState.SCHEDULED)
             with contextlib.suppress(Exception):
-                await self.outbox.edit(sent.chat, sent.message_id, message)
+                self.outbox.edit(sent.chat, sent.message_id, message, Priority.REFRESH)
+
+    async def _coalesced(self, what: str, party: Party,
+                         work: Callable[[Party], Awaitable[None]]) -> None:
+        """Run one refresh of a party at a time; one asked for meanwhile runs once more after.
+
+        Edits are queued, not awaited: the outbox merges them into one per message, and the
+        refresh that runs last reads every record stored before it, so the last edit is final.
+        """
+        key = (what, party.id)
+        running = key in self._refreshing
+        self._refreshing[key] = party
+        if running:
+            self._refresh_again.add(key)
+            return
+        try:
+            while True:
+                self._refresh_again.discard(key)
+                await work(self._refreshing[key])
+                if key not in self._refresh_again:
+                    break
+        finally:
+            del self._refreshing[key]
+            self._refresh_again.discard(key)
+
+    def _reserve_go(self, party: Party, at: datetime | None, *,
+                    release: datetime | None = None) -> None:
+        """Tell the outbox a GO is due at `at` in every chat, so their budget is kept for it."""
+        for chat in party.approved_chats():
+            with contextlib.suppress(ValueError):  # a platform with no gateway in this process
+                if release is not None and release != at:
+                    self.outbox.release(chat, release)
+                if at is not None and at > self.clock.now():
+                    self.outbox.reserve(chat, at)
 
     async def _broadcast(self, party: Party, build: MessageFn, kind: SentKind,
                          priority: Priority) -> None:
@@ -308,7 +367,7 @@ class WatchParty:
     async def create(self, ctx: c.Context, cmd: c.CreateParty) -> c.Reply:
         """Create a party, schedule its actions and post its announcement."""
         settings = await self.store.get_chat_settings(ctx.chat)
-        if settings.creators is Creators.MODERATORS and not ctx.actor.is_moderator:
+        if settings.creators is Creators.MODERATORS and not await ctx.is_moderator():
             raise UserError("not_allowed", action="create", who="moderator")
         title = " ".join(cmd.title.split())
         if not title or len(title) > TITLE_MAX:
@@ -331,6 +390,7 @@ class WatchParty:
                                         guide.model_dump_json())
         self._guide_cache[party.id] = guide
         await self._schedule(self._pre_start_actions(party, settings, now))
+        self._reserve_go(party, party.starts_at)
         self._spawn(self._post(party, ctx.chat, await self._announcement(party, ctx.chat),
                                SentKind.ANNOUNCEMENT, Priority.NORMAL))
         return c.Reply(render.created(party, guide, zone), private=True)
@@ -416,7 +476,7 @@ class WatchParty:
 
     async def link(self, ctx: c.Context, cmd: c.LinkChat) -> c.Reply:
         """Ask the home chat to let this chat join its party."""
-        self._require_moderator(ctx, "link")
+        await self._require_moderator(ctx, "link")
         code = normalize_code(cmd.code)
         if code is None:
             raise UserError("code_invalid", code=cmd.code)
@@ -443,7 +503,7 @@ class WatchParty:
         """Approve or decline a link request (host, or a moderator of the home chat)."""
         party = await self.resolve_party(ctx, cmd.party)
         is_host = party.is_host(ctx.actor.platform, ctx.actor.user_id)
-        if not is_host and not (ctx.actor.is_moderator and ctx.chat == party.home):
+        if not is_host and not (ctx.chat == party.home and await ctx.is_moderator()):
             raise UserError("not_allowed", action="approve", who="host_or_home_moderator",
                             host=party.host_name)
         link = next((pc for pc in party.chats if pc.chat == cmd.chat), None)
@@ -455,6 +515,7 @@ class WatchParty:
         notice = render.link_decided(party, cmd.approve, ctx.actor.display_name)
         self._spawn(self._post(party, cmd.chat, notice, SentKind.NOTICE, Priority.NORMAL))
         if cmd.approve:
+            self._reserve_go(party, party.starts_at)
             self._spawn(self._post(party, cmd.chat, await self._announcement(party, cmd.chat),
                                    SentKind.ANNOUNCEMENT, Priority.NORMAL))
         return c.Reply(render.link_decided(party, cmd.approve, ctx.actor.display_name))
@@ -468,7 +529,7 @@ class WatchParty:
         party = await self.resolve_party(ctx, cmd.party)
         target = cmd.chat or ctx.chat
         is_host = party.is_host(ctx.actor.platform, ctx.actor.user_id)
-        if not is_host and not (ctx.actor.is_moderator and ctx.chat == target):
+        if not is_host and not (ctx.chat == target and await ctx.is_moderator()):
             raise UserError("not_allowed", action="unlink", who="host_or_linked_moderator",
                             host=party.host_name)
         if target == party.home:
@@ -478,7 +539,8 @@ class WatchParty:
         await self.store.set_link_status(party.id, target, LinkStatus.DECLINED)
         party = await self._reload(party)
         notice = render.unlinked(party, target, ctx.actor.display_name)
-        self._spawn(self._post(party, party.home, notice, SentKind.NOTICE, Priority.NORMAL))
+        if ctx.chat != party.home:  # there the reply is the notice
+            self._spawn(self._post(party, party.home, notice, SentKind.NOTICE, Priority.NORMAL))
         return c.Reply(notice)
 
     # ---- start, pause, resume, cancel -----------------------------------------------------
@@ -486,7 +548,7 @@ class WatchParty:
     async def start(self, ctx: c.Context, cmd: c.StartParty) -> c.Reply:
         """Start the countdown now, or when N people are ready."""
         party = await self.resolve_party(ctx, cmd.party)
-        self._require_host_or_mod(party, ctx, "start")
+        await self._require_host_or_mod(party, ctx, "start")
         words = cmd.when.strip().lower().split()
         async with self._lock(party.id):
             party = await self._reload(party)
@@ -512,7 +574,9 @@ class WatchParty:
     async def _start_countdown(self, party: Party) -> None:
         """Move the start to now + countdown and post the countdown (caller holds the lock)."""
         await self.store.cancel_actions(party.id, PRE_START_KINDS)
+        planned = party.starts_at
         party.starts_at = self.clock.now().replace(microsecond=0) + self.config.countdown
+        self._reserve_go(party, party.starts_at, release=planned)
         party.transition(PartyState.COUNTING_DOWN)
         await self.store.update_party(party)
         await self._schedule([Action(party.id, ActionKind.GO, party.starts_at)])
@@ -523,7 +587,7 @@ class WatchParty:
     async def pause(self, ctx: c.Context, cmd: c.PauseParty) -> c.Reply:
         """Pause the film clock; every later prompt waits."""
         party = await self.resolve_party(ctx, cmd.party)
-        self._require_host_or_mod(party, ctx, "pause")
+        await self._require_host_or_mod(party, ctx, "pause")
         async with self._lock(party.id):
             party = await self._reload(party)
             if party.state is PartyState.PAUSED:
@@ -536,12 +600,13 @@ class WatchParty:
             at = position(party, now) or 0.0
         await self._broadcast(party, lambda zone: render.paused(party, at, ctx.actor.display_name),
                               SentKind.NOTICE, Priority.COUNTDOWN)
-        return c.Reply(render.paused(party, at, ctx.actor.display_name), private=True)
+        return c.Reply(render.paused(party, at, ctx.actor.display_name), private=True,
+                       posted_here=self._in_party(party, ctx.chat))
 
     async def resume(self, ctx: c.Context, cmd: c.ResumeParty) -> c.Reply:
         """Post a short countdown, then GO again from where the film was paused."""
         party = await self.resolve_party(ctx, cmd.party)
-        self._require_host_or_mod(party, ctx, "resume")
+        await self._require_host_or_mod(party, ctx, "resume")
         async with self._lock(party.id):
             party = await self._reload(party)
             if party.state is not PartyState.PAUSED:
@@ -549,28 +614,34 @@ class WatchParty:
                                 state=party.state.value, target=PartyState.PLAYING.value)
             if party.resume_at is not None:
                 raise UserError("already_resuming", title=party.title)
-            party.resume_at = self.clock.now().replace(microsecond=0) + self.config.countdown
+            seconds = int(self.config.resume_countdown.total_seconds())
+            party.resume_at = self.clock.now().replace(microsecond=0) + self.config.resume_countdown
             await self.store.update_party(party)
             await self._schedule([Action(party.id, ActionKind.RESUME_GO, party.resume_at)])
+            self._reserve_go(party, party.resume_at)
             at = position(party, self.clock.now()) or 0.0
-        await self._broadcast(party, lambda zone: render.resume_countdown(party, at, zone),
+        await self._broadcast(party, lambda zone: render.resume_countdown(party, at, zone, seconds),
                               SentKind.COUNTDOWN, Priority.COUNTDOWN)
-        return c.Reply(render.resume_countdown(party, at, party.timezone), private=True)
+        return c.Reply(render.resume_countdown(party, at, await self.zone_for(ctx.chat), seconds),
+                       private=True, posted_here=self._in_party(party, ctx.chat))
 
     async def cancel(self, ctx: c.Context, cmd: c.CancelParty) -> c.Reply:
         """Cancel a party that has not finished; its pending actions go with it."""
         party = await self.resolve_party(ctx, cmd.party)
-        self._require_host_or_mod(party, ctx, "cancel")
+        await self._require_host_or_mod(party, ctx, "cancel")
         async with self._lock(party.id):
             party = await self._reload(party)
             party.transition(PartyState.CANCELLED)
             party.finished_at = self.clock.now()
             await self.store.update_party(party)
             await self.store.cancel_actions(party.id, frozenset(ActionKind))
+            await self._schedule_retention(party, party.finished_at)
+            self._reserve_go(party, None, release=party.starts_at)
         await self._broadcast(party, lambda zone: render.cancelled(party, ctx.actor.display_name),
                               SentKind.NOTICE, Priority.NORMAL)
         self._spawn(self._refresh_announcements(party))
-        return c.Reply(render.cancelled(party, ctx.actor.display_name), private=True)
+        return c.Reply(render.cancelled(party, ctx.actor.display_name), private=True,
+                       posted_here=self._in_party(party, ctx.chat))
 
     # ---- guides ---------------------------------------------------------------------------
 
@@ -597,7 +668,7 @@ class WatchParty:
 
     async def upload_guide(self, ctx: c.Context, cmd: c.UploadGuide) -> c.Reply:
         """Validate and store a guide uploaded by a moderator for this chat."""
-        self._require_moderator(ctx, "upload")
+        await self._require_moderator(ctx, "upload")
         stem = cmd.filename.rsplit("/", 1)[-1]
         if not stem.lower().endswith(".toml"):
             raise UserError("guide_not_toml", filename=cmd.filename)
@@ -610,7 +681,7 @@ class WatchParty:
 
     async def export(self, ctx: c.Context, cmd: c.Export) -> c.Reply:
         """Give a moderator of a linked chat the party's discussion log as a file."""
-        self._require_moderator(ctx, "export")
+        await self._require_moderator(ctx, "export")
         if cmd.format not in EXPORT_FORMATS:
             raise UserError("export_format_unknown", format=cmd.format,
                             known=list(EXPORT_FORMATS))
@@ -626,7 +697,7 @@ class WatchParty:
 
     async def change_settings(self, ctx: c.Context, cmd: c.ChangeSettings) -> c.Reply:
         """Show or change this chat's settings (moderators)."""
-        self._require_moderator(ctx, "settings")
+        await self._require_moderator(ctx, "settings")
         settings = await self.store.get_chat_settings(ctx.chat)
         changed = False
         if cmd.timezone:
@@ -786,27 +857,46 @@ class WatchParty:
             return await self._fire_retention(action)
         if action.party_id is None:
             return ActionStatus.SKIPPED
-        async with self._lock(action.party_id):
-            party = await self.store.get_party(action.party_id)
-            if party is None:
-                return ActionStatus.SKIPPED
-            lateness = now - action.due_at
-            too_late = lateness > self.config.grace
-            late = lateness if lateness > self.config.late_note_after else None
-            status = await self._fire_party_action(party, action, now, too_late, late)
-            if too_late and status is ActionStatus.SKIPPED:
-                log.warning("action %s (%s) of party %s was %ds late, past the grace period: "
-                            "skipped", action.id, action.kind.value, party.id,
-                            lateness.total_seconds())
-                await self.store.add_log(LogEntry(party.id, now, "action_skipped", {
-                    "kind": action.kind.value, "due_at": action.due_at.isoformat(),
-                    "late_seconds": int(lateness.total_seconds()),
-                    "prompt": action.payload.get("chapter")}))
-            elif late is not None:
-                await self.store.add_log(LogEntry(party.id, now, "action_late", {
-                    "kind": action.kind.value, "due_at": action.due_at.isoformat(),
-                    "late_seconds": int(lateness.total_seconds())}))
-            return status
+        assert action.id is not None
+        earlier = self._delivering.get(action.id)
+        if earlier is not None:
+            # The same action is still being delivered: what it posted is stored first.
+            await earlier
+        delivered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._delivering[action.id] = delivered
+        try:
+            async with self._lock(action.party_id):
+                return await self._fire_locked(action, action.party_id, now)
+        finally:
+            # The party is free again while its messages go out: a slow chat stops nobody.
+            try:
+                await asyncio.gather(*self._deliveries.pop(action.id, []))
+            finally:
+                del self._delivering[action.id]
+                delivered.set_result(None)
+
+    async def _fire_locked(self, action: Action, party_id: int, now: datetime) -> ActionStatus:
+        """Decide and store what an action does (the caller holds the party's lock)."""
+        party = await self.store.get_party(party_id)
+        if party is None:
+            return ActionStatus.SKIPPED
+        lateness = now - action.due_at
+        too_late = lateness > self.config.grace
+        late = lateness if lateness > self.config.late_note_after else None
+        status = await self._fire_party_action(party, action, now, too_late, late)
+        if too_late and status is ActionStatus.SKIPPED:
+            log.warning("action %s (%s) of party %s was %ds late, past the grace period: "
+                        "skipped", action.id, action.kind.value, party.id,
+                        lateness.total_seconds())
+            await self.store.add_log(LogEntry(party.id, now, "action_skipped", {
+                "kind": action.kind.value, "due_at": action.due_at.isoformat(),
+                "late_seconds": int(lateness.total_seconds()),
+                "prompt": action.payload.get("chapter")}))
+        elif late is not None:
+            await self.store.add_log(LogEntry(party.id, now, "action_late", {
+                "kind": action.kind.value, "due_at": action.due_at.isoformat(),
+                "late_seconds": int(lateness.total_seconds())}))
+        return status
 
     async def _fire_party_action(self, party: Party, action: Action, now: datetime,
                                  too_late: bool, late: timedelta | None) -> ActionStatus:
@@ -814,6 +904,7 @@ class WatchParty:
         if kind is ActionKind.REMINDER or kind is ActionKind.READY_CHECK:
             if party.state is not PartyState.SCHEDULED or too_late:
                 return ActionStatus.SKIPPED
+            self._reserve_go(party, party.starts_at)  # again: a restart forgets reservations
             tally = await self.tally(party)
             settings = await self.store.get_chat_settings(party.home)
             if kind is ActionKind.REMINDER:
@@ -832,6 +923,7 @@ class WatchParty:
             await self.store.update_party(party)
             if too_late or now >= party.starts_at:
                 return ActionStatus.SKIPPED
+            self._reserve_go(party, party.starts_at)
             await self._fire_post(party, action, SentKind.COUNTDOWN, Priority.COUNTDOWN,
                                   lambda zone: render.countdown(party, zone), None)
             self._spawn(self._refresh_announcements(party))
@@ -878,10 +970,7 @@ class WatchParty:
             party.transition(PartyState.FINISHED)
             party.finished_at = now
             await self.store.update_party(party)
-            settings = await self.store.get_chat_settings(party.home)
-            await self._schedule([Action(None, ActionKind.RETENTION,
-                                         now + timedelta(days=settings.retention_days),
-                                         {"party_id": party.id})])
+            await self._schedule_retention(party, now)
             self._spawn(self._refresh_announcements(party))
             if too_late:
                 return ActionStatus.SKIPPED
@@ -912,7 +1001,10 @@ class WatchParty:
     async def _fire_post(self, party: Party, action: Action, kind: SentKind,
                          priority: Priority, build: MessageFn, late: timedelta | None,
                          prompt: str | None = None) -> None:
-        """Post an action's message to every linked chat that has not had it yet, and wait."""
+        """Queue an action's message to every linked chat that has not had it yet.
+
+        `fire` awaits the deliveries once the party's lock is released.
+        """
         assert action.id is not None
         done = {(s.chat, s.prompt) for s in await self.store.sent_for_action(action.id)}
         posts = []
@@ -922,9 +1014,9 @@ class WatchParty:
             message = build(await self.zone_for(chat))
             if late is not None:
                 message = render.with_late_note(message, late)
-            posts.append(self._post(party, chat, message, kind, priority, action_id=action.id,
-                                    prompt=prompt))
-        await asyncio.gather(*posts)
+            posts.append(self._queue_post(party, chat, message, kind, priority,
+                                          action_id=action.id, prompt=prompt))
+        self._deliveries.setdefault(action.id, []).extend(posts)
 
     async def _fire_prompt(self, party: Party, action: Action, late: timedelta | None) -> None:
         guide = await self.guide_of(party)
@@ -944,10 +1036,35 @@ class WatchParty:
                                   lambda zone: render.poll(party, guide, index, poll),
                                   late, prompt=f"{index}.poll")
 
+    async def _schedule_retention(self, party: Party, ended: datetime) -> None:
+        """Each chat's records of an ended party go that chat's retention_days after the end."""
+        actions = []
+        for linked in party.chats:
+            settings = await self.store.get_chat_settings(linked.chat)
+            actions.append(Action(None, ActionKind.RETENTION,
+                                  ended + timedelta(days=settings.retention_days),
+                                  {"party_id": party.id, "platform": linked.chat.platform,
+                                   "chat_id": linked.chat.chat_id}))
+        await self._schedule(actions)
+
     async def _fire_retention(self, action: Action) -> ActionStatus:
         party_id = int(action.payload.get("party_id", 0))
-        deleted = await self.store.delete_party_records(party_id)
-        log.info("retention removed %d records of party %s", deleted, party_id)
+        chat: ChatRef | None = None
+        if "chat_id" in action.payload:
+            chat = ChatRef(str(action.payload["platform"]), str(action.payload["chat_id"]))
+            party = await self.store.get_party(party_id)
+            if party is not None and party.finished_at is not None:
+                # The chat may have lengthened its retention_days since the party ended.
+                days = (await self.store.get_chat_settings(chat)).retention_days
+                due = party.finished_at + timedelta(days=days)
+                if due > action.due_at:
+                    await self._schedule([Action(None, ActionKind.RETENTION, due,
+                                                 dict(action.payload))])
+                    return ActionStatus.DONE
+        # An action from before per-chat retention names no chat: the whole party's records.
+        deleted = await self.store.delete_party_records(party_id, chat)
+        log.info("retention removed %d records of party %s in %s", deleted, party_id,
+                 chat or "every chat")
         return ActionStatus.DONE
 
     async def summary_of(self, party: Party) -> render.Summary:
@@ -956,8 +1073,9 @@ class WatchParty:
         ready: set[tuple[str, str]] = set()
         answered: set[tuple[str, str]] = set()
         answers: Counter[int] = Counter()
-        minutes: Counter[int] = Counter()
-        emoji: dict[int, Counter[str]] = {}
+        # The film positions of the reactions that still stand, per person, message and emoji:
+        # a removal takes back that person's latest one (the anonymous totals stand for many).
+        standing: dict[tuple[str, str, str, str | None, str], list[float | None]] = {}
         async for rec in self.store.iter_records(party.id):
             who = (rec.platform, rec.user_id)
             if rec.kind is RecordKind.RSVP:
@@ -968,10 +1086,22 @@ class WatchParty:
                 answered.add(who)
                 if rec.prompt:
                     answers[int(rec.prompt.split(".")[0])] += 1
-            elif rec.kind is RecordKind.REACTION_ADDED and rec.position is not None:
-                minute = int(rec.position // 60)
+            elif rec.kind in (RecordKind.REACTION_ADDED, RecordKind.REACTION_REMOVED):
+                stack = standing.setdefault(
+                    (rec.platform, rec.chat_id, rec.user_id, rec.message_id, rec.value), [])
+                if rec.kind is RecordKind.REACTION_ADDED:
+                    stack.append(rec.position)
+                elif stack:
+                    stack.pop()
+        minutes: Counter[int] = Counter()
+        emoji: dict[int, Counter[str]] = {}
+        for key, positions in standing.items():
+            for at in positions:
+                if at is None:
+                    continue  # before GO: no film minute
+                minute = int(at // 60)
                 minutes[minute] += 1
-                emoji.setdefault(minute, Counter())[rec.value] += 1
+                emoji.setdefault(minute, Counter())[key[-1]] += 1
         top = [(m * 60, n, emoji[m].most_common(1)[0][0]) for m, n in minutes.most_common(3)]
         going = sum(1 for v in rsvp.values() if v == Rsvp.GOING.value)
         return render.Summary(going=going, ready=len(ready), answered=len(answered),
@@ -990,6 +1120,11 @@ async def load_party_guide(store: Store, party: Party) -> Guide | None:
         return None
     source = await store.get_guide_source(_snapshot_scope(party), party.guide_name)
     return Guide.model_validate_json(source) if source is not None else None
+
+
+async def _failed(exc: Exception) -> str:
+    """An awaitable for a message the outbox refused at once."""
+    raise exc
 
 
 def _same(message: Message) -> MessageFn:

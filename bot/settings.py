@@ -8,8 +8,11 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot import render
+from bot.errors import UserError
 from bot.feeds import DEFAULT_ALLOWED_HOSTS, parse_allowed_hosts
 from bot.outbox import RateLimits
+from bot.timeparse import validate_zone
 
 DISCORD_TOKEN_RE = re.compile(r"^[A-Za-z0-9_\-]{20,}\.[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{20,}$")
 TELEGRAM_TOKEN_RE = re.compile(r"^\d{3,15}:[A-Za-z0-9_\-]{30,}$")
@@ -18,8 +21,10 @@ TELEGRAM_TOKEN_RE = re.compile(r"^\d{3,15}:[A-Za-z0-9_\-]{30,}$")
 class Settings(BaseSettings):
     """Every setting of PRODUCT §6, plus tuning knobs with safe defaults."""
 
+    # An empty value (`GUIDES_DIR=` as .env.example has it) means unset, like a missing line.
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8",
-                                      extra="ignore", case_sensitive=False)
+                                      extra="ignore", case_sensitive=False,
+                                      env_ignore_empty=True)
 
     discord_token: SecretStr | None = None
     discord_dev_guild_id: int | None = None
@@ -34,6 +39,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     grace_period_seconds: float = Field(default=300.0, gt=0)
     countdown_seconds: int = Field(default=10, ge=3, le=60)
+    resume_countdown_seconds: int = Field(default=5, ge=3, le=60)
     ready_check_seconds: int = Field(default=120, ge=10, le=3600)
     discord_rate_limits: str = "bot=50/1s; chat=5/5s"
     telegram_rate_limits: str = "bot=30/1s; chat=1/1s,20/60s"
@@ -94,4 +100,20 @@ class Settings(BaseSettings):
             scheme = value.split("://", 1)[0] if "://" in value else value
             raise ValueError(f"DATABASE_URL scheme {scheme!r} is not supported; use "
                              "sqlite:///PATH or postgresql://…")
+        return value
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            return validate_zone(value)
+        except UserError as err:
+            raise ValueError(render.error(err).plain()) from None
+
+    @field_validator("guides_dir")
+    @classmethod
+    def _guides_folder(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_dir():
+            raise ValueError(f"{value} is not a folder; name a folder of guide .toml files, "
+                             "or leave GUIDES_DIR empty")
         return value

@@ -11,12 +11,13 @@ from typing import Any
 from bot.actions import Action, ActionKind, ActionStatus
 from bot.chats import ChatRef, ChatSettings, Creators
 from bot.party import LinkStatus, Party, PartyChat, PartyState
-from bot.ports import LogEntry, SentKind, SentMessage
+from bot.ports import LogEntry, RecordRow, SentKind, SentMessage
 from bot.records import Record, RecordKind
 from storage import StoreConflict
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
+_PAGE = 1_000  # records per page of iter_record_rows, as SqliteStore reads them
 _ENDED = frozenset({PartyState.FINISHED, PartyState.CANCELLED})
 
 
@@ -191,6 +192,19 @@ class MemoryStore:
         for record in snapshot:
             yield record
 
+    async def iter_record_rows(self, party_id: int) -> AsyncIterator[list[RecordRow]]:
+        """Stream a party's records as `RecordRow` pages, in the order of `iter_records`."""
+        page: list[RecordRow] = []
+        async for r in self.iter_records(party_id):
+            assert r.id is not None  # every stored record has one
+            page.append((r.id, r.kind.value, r.platform, r.chat_id, r.user_id, r.display_name,
+                         (r.at - _EPOCH) // _US, r.position, r.value, r.prompt, r.message_id))
+            if len(page) == _PAGE:
+                yield page
+                page = []
+        if page:
+            yield page
+
     async def count_records(self, party_id: int) -> int:
         """Return how many records a party has."""
         return sum(1 for r in self._records.values() if r.party_id == party_id)
@@ -207,9 +221,10 @@ class MemoryStore:
             lambda r: (r.platform, r.chat_id, r.user_id) != (chat.platform, chat.chat_id, user_id)
         )
 
-    async def delete_party_records(self, party_id: int) -> int:
-        """Delete every record of a party; return how many."""
-        return self._delete_records(lambda r: r.party_id != party_id)
+    async def delete_party_records(self, party_id: int, chat: ChatRef | None = None) -> int:
+        """Delete every record of a party (only those made in `chat`, if given); return how many."""
+        return self._delete_records(lambda r: r.party_id != party_id or (
+            chat is not None and (r.platform, r.chat_id) != (chat.platform, chat.chat_id)))
 
     async def add_forgotten(self, chat: ChatRef, user_id: str, at: datetime) -> None:
         """Remember that this user asked to be forgotten; the first request's time is kept."""

@@ -9,7 +9,8 @@ import os
 import re
 import sqlite3
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from contextlib import aclosing
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any, TypeVar
@@ -19,7 +20,7 @@ import aiosqlite
 from bot.actions import Action, ActionKind, ActionStatus
 from bot.chats import ChatRef, ChatSettings, Creators
 from bot.party import LinkStatus, Party, PartyChat, PartyState
-from bot.ports import LogEntry, SentKind, SentMessage
+from bot.ports import LogEntry, RecordRow, SentKind, SentMessage
 from bot.records import Record, RecordKind
 from storage import StoreConflict, StoreUnavailable
 
@@ -156,7 +157,7 @@ def _apply_migrations(conn: sqlite3.Connection) -> list[str]:
                 conn.execute("ROLLBACK")
             raise
         if not done:
-            log.info("applied migration %s", name)
+            log.debug("applied migration %s", name)
             applied.append(name)
     return applied
 
@@ -233,6 +234,9 @@ _RECORD_COLUMNS = (
     "id, party_id, kind, platform, chat_id, user_id, display_name, at, position, value,"
     " prompt, message_id, event"
 )
+# bot.ports.RecordRow, in its order
+_ROW_COLUMNS = ("id, kind, platform, chat_id, user_id, display_name, at, position, value, prompt,"
+                " message_id")
 _ACTION_COLUMNS = "id, party_id, kind, due_at, payload, status, acquired_by, acquired_until"
 _SENT_COLUMNS = "party_id, platform, chat_id, message_id, kind, prompt, action_id"
 
@@ -651,18 +655,28 @@ class SqliteStore:
 
     async def iter_records(self, party_id: int) -> AsyncIterator[Record]:
         """Stream a party's records in (at, id) order, a page at a time, from one snapshot."""
+        # aclosing: a reader that stops early releases the cursor now, not when collected.
+        async with aclosing(self._record_pages(party_id, _RECORD_COLUMNS)) as pages:
+            async for rows in pages:
+                for row in rows:
+                    yield _record(tuple(row))
+
+    def iter_record_rows(self, party_id: int) -> AsyncIterator[list[RecordRow]]:
+        """Stream a party's records as `RecordRow` pages, in (at, id) order, from one snapshot."""
+        return self._record_pages(party_id, _ROW_COLUMNS)
+
+    async def _record_pages(self, party_id: int, columns: str) -> AsyncGenerator[list[Any], None]:
         # A connection of its own: the cursor's read snapshot lasts as long as the export, and
         # the main connection must go on committing records meanwhile.
         async with aiosqlite.connect(self.path, isolation_level=None) as db:
             await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             await db.execute("PRAGMA query_only = ON")
             async with db.execute(
-                f"SELECT {_RECORD_COLUMNS} FROM records WHERE party_id = ? ORDER BY at, id",
+                f"SELECT {columns} FROM records WHERE party_id = ? ORDER BY at, id",
                 (party_id,),
             ) as cursor:
                 while rows := await cursor.fetchmany(PAGE):
-                    for row in rows:
-                        yield _record(tuple(row))
+                    yield list(rows)  # a list of tuples already: the copy is of pointers
 
     async def count_records(self, party_id: int) -> int:
         """Return how many records a party has."""
@@ -677,10 +691,15 @@ class SqliteStore:
             (chat.platform, chat.chat_id, user_id),
         ).rowcount)
 
-    async def delete_party_records(self, party_id: int) -> int:
-        """Delete every record of a party; return how many."""
+    async def delete_party_records(self, party_id: int, chat: ChatRef | None = None) -> int:
+        """Delete every record of a party (only those made in `chat`, if given); return how many."""
+        if chat is None:
+            return await self._write(lambda conn: conn.execute(
+                "DELETE FROM records WHERE party_id = ?", (party_id,)
+            ).rowcount)
         return await self._write(lambda conn: conn.execute(
-            "DELETE FROM records WHERE party_id = ?", (party_id,)
+            "DELETE FROM records WHERE party_id = ? AND platform = ? AND chat_id = ?",
+            (party_id, chat.platform, chat.chat_id),
         ).rowcount)
 
     async def add_forgotten(self, chat: ChatRef, user_id: str, at: datetime) -> None:

@@ -17,6 +17,7 @@ from bot.outbox import UNLIMITED
 from bot.richtext import Message
 from bot.settings import Settings
 from storage.memory import MemoryStore
+from tests.people import moderates, moderator
 
 DATA = Path(__file__).parent / "core" / "data"
 START = datetime(2026, 3, 27, 12, 0, tzinfo=UTC)
@@ -73,14 +74,16 @@ class RecordingGateway:
 
 HOME = ChatRef("test", "home")
 OTHER = ChatRef("test", "other")
-HOST = Actor("test", "u-host", "Hana", is_moderator=False)
-MOD = Actor("test", "u-mod", "Mo", is_moderator=True)
-GUEST = Actor("test", "u-guest", "Gus", is_moderator=False)
+HOST = Actor("test", "u-host", "Hana")
+MOD = moderator("test", "u-mod", "Mo")
+GUEST = Actor("test", "u-guest", "Gus")
 
 
 def ctx(actor: Actor = HOST, chat: ChatRef = HOME) -> c.Context:
-    """A command context."""
-    return c.Context(chat, actor, str(chat))
+    """A command context; the moderator fact comes from tests.people."""
+    async def is_moderator() -> bool:
+        return moderates(actor)
+    return c.Context(chat, actor, str(chat), is_moderator=is_moderator)
 
 
 @dataclass

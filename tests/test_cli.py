@@ -88,3 +88,31 @@ def test_migrate_then_export_unknown_and_known_party(tmp_path: Path) -> None:
     rows = [json.loads(line) for line in lines.stdout.splitlines()]
     assert rows[0]["type"] == "header" and rows[-1]["type"] == "participant"
     assert os.environ.get("USER", "root") not in lines.stdout.replace("watchparty", "")
+
+
+def test_export_format_asked_for_wins_over_the_pipe(tmp_path: Path) -> None:
+    db = {"DATABASE_URL": f"sqlite:///{tmp_path}/wp.db"}
+    console = run("console", env=db, cwd=tmp_path, stdin=(
+        "/watchparty create Format night | in 2 hours | demo\n1\n"))
+    assert console.returncode == 0, console.stderr
+    code = next(w.strip("`.") for w in console.stdout.split() if len(w.strip("`.")) == 6
+                and w.strip("`.").isupper() and w.startswith("`"))
+
+    # --format json to a pipe: one JSON document, not lines.
+    result = run("export", code, "--format", "json", env=db)
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["party"]["code"] == code and [r["kind"] for r in doc["records"]] == ["rsvp"]
+
+    # Lines only when asked for, or to a pipe with no format, or to a .jsonl file.
+    for args in (("--format", "jsonl"), ()):
+        result = run("export", code, *args, env=db)
+        assert result.returncode == 0, result.stderr
+        rows = [json.loads(line) for line in result.stdout.splitlines()]
+        assert len(rows) > 1 and rows[0]["type"] == "header", args
+    lines_file = tmp_path / "log.jsonl"
+    assert run("export", code, "-o", str(lines_file), env=db).returncode == 0
+    assert json.loads(lines_file.read_text().splitlines()[0])["type"] == "header"
+    # An explicit format beats the file's extension too.
+    assert run("export", code, "--format", "json", "-o", str(lines_file), env=db).returncode == 0
+    assert json.loads(lines_file.read_text())["party"]["code"] == code

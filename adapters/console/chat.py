@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
+from adapters.console import texts
 from bot import buttons as button_data
 from bot import commands as c
 from bot import render
@@ -26,16 +27,6 @@ log = logging.getLogger(__name__)
 
 PLATFORM = "console"
 CHAT = ChatRef(PLATFORM, "terminal")
-
-CONSOLE_HELP = """\
-Console commands (besides /watchparty …):
-  N  or  press N        press button N
-  reply N TEXT          answer prompt N
-  react N EMOJI         react to prompt N (unreact N EMOJI removes it)
-  vote N K              vote for option K in poll N
-  as NAME               speak as another (non-moderator) person; `as me` to come back
-  wait DURATION         let the film clock run (e.g. wait 30m; at --speed 60 that is 30 s)
-  help                  this text;  quit  leaves (Ctrl-D and Ctrl-C too)"""
 
 
 @dataclass
@@ -131,7 +122,9 @@ class ConsoleGateway:
         self._last[message_id] = text
         changed = [line for line in text.splitlines()[1:] if line not in before]
         if changed:
-            self._print(self._dim(f"(message {message_id} updated) ") + " · ".join(
+            # Named by its first line, as a person would point at it; ids mean nothing to them.
+            title = next(iter(message.plain().splitlines()), "").strip()
+            self._print(self._dim(texts.updated(title)) + " · ".join(
                 line.strip() for line in changed))
 
     async def send_file(self, chat: ChatRef, filename: str, data: bytes,
@@ -166,7 +159,7 @@ class ConsoleChat:
         self._gateway = gateway
         self._clock = clock
         self._out = out
-        self._me = Actor(PLATFORM, "local", name or _local_name(), is_moderator=True)
+        self._me = Actor(PLATFORM, "local", name or _local_name())
         self.actor = self._me
 
     def say(self, text: str) -> None:
@@ -206,14 +199,14 @@ class ConsoleChat:
         """Handle one line; return False to leave."""
         if not line or line.startswith("#"):
             return True
-        ctx = c.Context(CHAT, self.actor, str(CHAT))
+        ctx = c.Context(CHAT, self.actor, str(CHAT), is_moderator=self._moderates)
         try:
             word, _, rest = line.partition(" ")
             lowered = word.lower()
             if lowered in {"quit", "exit"}:
                 return False
             if lowered == "help":
-                self.say(CONSOLE_HELP)
+                self.say(texts.HELP)
             elif lowered in {"/watchparty", "watchparty", "/wp"} or lowered.startswith(
                     "/watchparty@"):
                 self._show_reply(await self._core.handle(ctx, parse_command_text(rest)))
@@ -232,8 +225,9 @@ class ConsoleChat:
                 number, _, emoji = rest.partition(" ")
                 if not emoji.strip():
                     raise UserError("console_usage", text="Write react N EMOJI, e.g. react 1 😂")
-                await self._core.handle(ctx, c.RecordReaction(
-                    self._prompt(number), emoji.strip(), added=lowered == "react"))
+                prompt = self._prompt(number, "prompt_unknown_react")
+                await self._core.handle(ctx, c.RecordReaction(prompt, emoji.strip(),
+                                                              added=lowered == "react"))
                 verb = "added to" if lowered == "react" else "removed from"
                 self.say(f"→ {emoji.strip()} {verb} prompt {number}")
             elif lowered == "vote":
@@ -247,7 +241,10 @@ class ConsoleChat:
             elif lowered == "as":
                 self._switch(rest.strip())
             elif lowered == "wait":
-                seconds = parse_duration(rest.strip()).total_seconds()
+                try:
+                    seconds = parse_duration(rest.strip()).total_seconds()
+                except UserError:
+                    raise UserError("console_usage", text=texts.wait_usage(rest.strip())) from None
                 sleeper = asyncio.ensure_future(self._clock.sleep(seconds))
                 stopper = asyncio.ensure_future(stop.wait())
                 await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
@@ -264,19 +261,23 @@ class ConsoleChat:
             self.say("⚠ " + render.unexpected().plain())
         return True
 
-    def _prompt(self, number: str) -> str:
+    def _prompt(self, number: str, missing: str = "prompt_unknown") -> str:
         message_id = self._gateway.shown.prompts.get(int(number)) if number.isdigit() else None
         if message_id is None:
-            raise UserError("prompt_unknown", number=number)
+            raise UserError(missing, number=number)
         return message_id
 
     def _switch(self, name: str) -> None:
         if not name or name.lower() == "me":
             self.actor = self._me
         else:
-            self.actor = Actor(PLATFORM, "user:" + name.lower(), name, is_moderator=False)
+            self.actor = Actor(PLATFORM, "user:" + name.lower(), name)
         self.say(f"→ you are now {self.actor.display_name}"
-                 + (" (a moderator)" if self.actor.is_moderator else ""))
+                 + (" (a moderator)" if self.actor == self._me else ""))
+
+    async def _moderates(self) -> bool:
+        """The console's own notion: the person at the terminal moderates, pretend users don't."""
+        return self.actor == self._me
 
 
 def _local_name() -> str:

@@ -14,10 +14,12 @@ from typing import Any
 import discord
 from discord import app_commands
 
+from adapters.discord import texts
 from adapters.discord.commands import WatchpartyGroup
 from adapters.discord.events import ScheduledEvents
 from adapters.discord.gateway import PLATFORM
 from adapters.discord.interactions import Interactions
+from adapters.discord.options import problem_of
 from bot import commands as c
 from bot import render
 from bot.chats import Actor, ChatRef
@@ -45,17 +47,44 @@ class WatchpartyTree(app_commands.CommandTree[discord.Client]):
         super().__init__(client)
         self.bridge = bridge
 
+    async def interaction_check(self, interaction: discord.Interaction[discord.Client],
+                                /) -> bool:
+        """Refuse, with the option named, options not in the shape of the bot's commands."""
+        command = interaction.command
+        if not isinstance(command, app_commands.Command):
+            return True  # an unknown command is answered by on_error
+        autocomplete = interaction.type is discord.InteractionType.autocomplete
+        problem = problem_of(command, interaction.data, autocomplete)
+        if problem is None:
+            return True
+        log.info("/%s in channel %s: option %s is %s", command.qualified_name,
+                 interaction.channel_id, problem.option, problem.kind)
+        try:
+            if autocomplete:
+                await interaction.response.autocomplete([])
+            else:
+                await self.bridge.answer(
+                    interaction, c.Reply(texts.option_problem(problem), private=True), None)
+        except discord.DiscordException:
+            log.warning("could not answer /%s", command.qualified_name, exc_info=True)
+        return False
+
     async def on_error(self, interaction: discord.Interaction[discord.Client],
                        error: app_commands.AppCommandError, /) -> None:
         """Log a failure outside the core (option parsing, a check) and answer calmly."""
         name = interaction.command.qualified_name if interaction.command else "command"
-        log.error("/%s in channel %s failed", name, interaction.channel_id, exc_info=error)
         if interaction.type is discord.InteractionType.autocomplete:
+            log.error("/%s in channel %s failed", name, interaction.channel_id, exc_info=error)
             return
+        if isinstance(error, app_commands.CommandNotFound | app_commands.CommandSignatureMismatch):
+            log.info("/%s in channel %s: %s", name, interaction.channel_id, error)
+            message = texts.command_outdated()
+        else:
+            log.error("/%s in channel %s failed", name, interaction.channel_id, exc_info=error)
+            message = render.unexpected()
         deferred = True if interaction.response.is_done() else None
         try:
-            await self.bridge.answer(interaction, c.Reply(render.unexpected(), private=True),
-                                     deferred)
+            await self.bridge.answer(interaction, c.Reply(message, private=True), deferred)
         except discord.DiscordException:
             log.warning("could not answer the failed /%s", name, exc_info=True)
 

@@ -61,7 +61,7 @@ def answer_target(custom_id: str) -> tuple[str, str] | None:
     """Return (`#party_id`, prompt ref) from an Answer button's or modal's custom_id."""
     rest = custom_id[len(ANSWER_PREFIX):]
     party, _, prompt = rest.partition(":")
-    if not party.isdigit() or not prompt:
+    if not (party.isascii() and party.isdigit()) or not prompt:
         return None
     return f"#{party}", prompt
 
@@ -83,8 +83,11 @@ def answer_modal(custom_id: str, question: str | None) -> discord.ui.Modal:
     return modal
 
 
-def _walk(components: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+def _walk(components: list[Any]) -> Iterator[dict[str, Any]]:
+    # A forged submit may hold anything where components belong: only dicts are components.
     for component in components:
+        if not isinstance(component, dict):
+            continue
         yield component
         if isinstance(component.get("component"), dict):  # a label holds one component
             yield from _walk([component["component"]])
@@ -92,10 +95,12 @@ def _walk(components: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
             yield from _walk(component["components"])
 
 
-def submitted_answer(data: dict[str, Any]) -> str | None:
+def submitted_answer(data: Any) -> str | None:
     """Return the text typed into the Answer modal, from a modal submit's data."""
-    for component in _walk(list(data.get("components", []))):
-        if component.get("custom_id") == ANSWER_FIELD and "value" in component:
+    found = data.get("components") if isinstance(data, dict) else None
+    for component in _walk(found if isinstance(found, list) else []):
+        if component.get("custom_id") == ANSWER_FIELD and isinstance(component.get("value"),
+                                                                     str):
             return str(component["value"])
     return None
 

@@ -103,9 +103,9 @@ class Interactions:
         chat = chat_of(interaction)
         user = interaction.user
         self.names.remember(user.id, user.display_name)
-        actor = Actor(PLATFORM, str(user.id), user.display_name,
-                      is_moderator=await self.is_moderator(interaction, chat))
-        return c.Context(chat, actor, scope_of(interaction))
+        actor = Actor(PLATFORM, str(user.id), user.display_name)
+        return c.Context(chat, actor, scope_of(interaction),
+                         is_moderator=lambda: self.is_moderator(interaction, chat))
 
     # ---- running ----------------------------------------------------------------------------
 
@@ -193,8 +193,14 @@ class Interactions:
         data: dict[str, Any] = dict(interaction.data or {})
         custom_id = str(data.get("custom_id", ""))
         if not custom_id.startswith(f"{buttons.PREFIX}:"):
-            return  # not one of ours
+            # Discord delivers only this application's components: an id it no longer reads
+            # (an old message, a mangled id) still gets its answer within the 3 seconds.
+            await self.run(interaction, _unknown_button, name="unknown button")
+            return
         if components.is_answer(custom_id):
+            if components.answer_target(custom_id) is None:
+                await self.run(interaction, _unknown_button, name="unknown answer button")
+                return
             try:
                 modal = components.answer_modal(custom_id,
                                                 components.question_of(interaction.message))
@@ -215,14 +221,19 @@ class Interactions:
         """A submitted Answer modal: record the answer and echo it in the channel."""
         data: dict[str, Any] = dict(interaction.data or {})
         custom_id = str(data.get("custom_id", ""))
-        if not components.is_answer(custom_id):
+        target = components.answer_target(custom_id) if components.is_answer(custom_id) \
+            else None
+        if target is None:
+            await self.run(interaction, _unknown_button, name="unknown form")
             return
-        target = components.answer_target(custom_id)
+        party, prompt = target
         text = components.submitted_answer(data) or ""
 
         async def build(ctx: c.Context) -> c.Command:
-            if target is None:
-                raise UserError("button_unknown")
-            return c.RecordAnswer(text, party=target[0], prompt=target[1])
+            return c.RecordAnswer(text, party=party, prompt=prompt)
 
         await self.run(interaction, build, name="answer", private=False)
+
+
+async def _unknown_button(ctx: c.Context) -> c.Command:
+    raise UserError("button_unknown")

@@ -5,6 +5,7 @@ confirms them to Telegram moves past an update only once `Application.process_up
 finished with it, that is once whatever it records is stored. A crash or a restart therefore
 never drops an RSVP, an answer or a reaction: Telegram delivers the unconfirmed updates again,
 and every record carries its update's name, so a second delivery stores nothing twice.
+Updates of different chats are processed side by side, one chat's in order (see `intake`).
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ import contextlib
 import logging
 import re
 import time
+import warnings
 from collections.abc import Coroutine, Sequence
-from dataclasses import replace
+from contextvars import ContextVar
+from dataclasses import dataclass, replace
 from typing import Any
 
 from telegram import BotCommand, Chat, Update, User
@@ -24,6 +27,7 @@ from telegram.constants import ReactionEmoji
 from telegram.error import (
     BadRequest,
     Conflict,
+    EndPointNotFound,
     InvalidToken,
     NetworkError,
     TelegramError,
@@ -32,6 +36,7 @@ from telegram.error import RetryAfter as TgRetryAfter
 from telegram.ext import (
     Application,
     ApplicationBuilder,
+    ApplicationHandlerStop,
     CallbackQueryHandler,
     ChatMemberHandler,
     CommandHandler,
@@ -39,8 +44,10 @@ from telegram.ext import (
     MessageHandler,
     MessageReactionHandler,
     PollAnswerHandler,
+    TypeHandler,
     filters,
 )
+from telegram.warnings import PTBUserWarning
 
 from adapters.telegram import texts
 from adapters.telegram.chats import (
@@ -56,7 +63,9 @@ from adapters.telegram.chats import (
 )
 from adapters.telegram.formatting import CALLBACK_ANSWER_LIMIT, clip, plain
 from adapters.telegram.gateway import TelegramGateway, ref_for_message, ref_for_poll, retry_seconds
+from adapters.telegram.intake import Intake
 from adapters.telegram.members import Members
+from adapters.telegram.shapes import kind_of, well_formed
 from bot import buttons, render
 from bot import commands as c
 from bot.app import ConfigurationError
@@ -85,13 +94,16 @@ BATCH = 100
 # An update whose recording failed unexpectedly (the database was busy, say) is tried again
 # after these pauses before it is given up, logged and confirmed.
 RETRY_PAUSES = (0.5, 2.0)
+# While updates are in flight getUpdates answers at once (with them): ask for new ones this often.
+REFETCH_SECONDS = 0.05
+# How long a long poll's answer may take beyond its timeout before it counts as lost.
+POLL_READ_MARGIN = 10.0
+# On stop, how long the updates in flight get to finish before the offset is confirmed.
+DRAIN_SECONDS = 10.0
 # How long a reply, reaction or vote on a message posted a moment ago waits for the core to have
 # stored that message (it is stored right after Telegram answers the send).
 SETTLE_SECONDS = 3.0
 UPLOAD_CAPTION = re.compile(rf"^/{COMMAND}(?:@(\w+))?\s+guide\s+upload\s*$", re.IGNORECASE)
-# Commands whose outcome depends on whether the caller moderates the chat (asked of Telegram).
-NEEDS_MODERATOR = (c.CreateParty, c.LinkChat, c.DecideLink, c.StartParty, c.PauseParty,
-                   c.ResumeParty, c.CancelParty, c.UploadGuide, c.Export, c.ChangeSettings)
 ANONYMOUS = Actor(PLATFORM, "anonymous", "Anonymous")
 
 Context = ContextTypes.DEFAULT_TYPE
@@ -101,12 +113,30 @@ class _Stopped(Exception):
     """The bot is stopping while a long poll waits."""
 
 
+@dataclass
+class _Attempt:
+    """One try at an update: may it be tried again, does its handler only record, and did that
+    recording fail unexpectedly? Per update, as updates of several chats run at once."""
+
+    retrying: bool
+    retryable: bool = False
+    failed: BaseException | None = None
+
+
+# The attempt of the update the current task is processing (PTB runs handlers and the error
+# handler in that task).
+_ATTEMPT: ContextVar[_Attempt | None] = ContextVar("telegram_attempt", default=None)
+
+
 def create_adapter(settings: Settings) -> TelegramAdapter:
     """Build the Telegram adapter from the settings (the composition root calls this)."""
     # httpx logs every request URL at INFO, and a Bot API URL carries the token.
     http_log = logging.getLogger("httpx")
     if http_log.level == logging.NOTSET:
         http_log.setLevel(logging.WARNING)
+    # getUpdates is asked for raw (see `TelegramAdapter._fetch`), which PTB warns about.
+    warnings.filterwarnings("ignore", message=r"Please use 'Bot\.getUpdates'",
+                            category=PTBUserWarning)
     return TelegramAdapter(settings)
 
 
@@ -161,11 +191,6 @@ class TelegramAdapter:
         self.poll_timeout = poll_timeout
         self._core: WatchParty | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
-        # While an update is processed: may it be tried again, does its handler only record,
-        # and did that recording fail unexpectedly?
-        self._retrying = False
-        self._retryable = False
-        self._retry_failed: BaseException | None = None
         self._install_handlers()
 
     # ---- lifecycle --------------------------------------------------------------------------
@@ -229,33 +254,42 @@ class TelegramAdapter:
     # ---- the update loop ----------------------------------------------------------------------
 
     async def _poll(self, stop: asyncio.Event) -> None:
-        """Fetch, process fully, then confirm: the offset passes an update only once it is done."""
-        offset: int | None = None
+        """Fetch, hand each update to its chat's lane, confirm up to the intake's watermark."""
+        intake = Intake(self._process)
         pause = 1.0
-        while not stop.is_set():
-            try:
-                updates = await self._fetch(offset, stop)
-            except _Stopped:
-                break
-            except InvalidToken:
-                raise ConfigurationError("TELEGRAM_TOKEN: Telegram stopped accepting this "
-                                         "token") from None
-            except TgRetryAfter as exc:
-                await self._pause(stop, retry_seconds(exc))
-                continue
-            except (NetworkError, Conflict) as exc:
-                log.warning("getUpdates failed (%s); trying again in %.0fs", exc, pause)
-                await self._pause(stop, pause)
-                pause = min(pause * 2, 30.0)
-                continue
-            pause = 1.0
-            for update in updates:
-                await self._process(update)
-                offset = update.update_id + 1
-                if stop.is_set():
+        try:
+            while not stop.is_set():
+                if intake.busy:
+                    # getUpdates answers at once while anything is unconfirmed: fetch what came
+                    # for other chats at this pace rather than in a tight loop.
+                    await self._until_settled(intake, stop)
+                    if stop.is_set():
+                        break
+                try:
+                    raw = await self._fetch(intake.watermark, stop,
+                                            0 if intake.busy else self.poll_timeout)
+                except _Stopped:
                     break
+                except (InvalidToken, EndPointNotFound):
+                    # A raw request reports a refused token as a missing endpoint.
+                    raise ConfigurationError("TELEGRAM_TOKEN: Telegram stopped accepting this "
+                                             "token") from None
+                except TgRetryAfter as exc:
+                    await self._pause(stop, retry_seconds(exc))
+                    continue
+                except (NetworkError, Conflict) as exc:
+                    log.warning("getUpdates failed (%s); trying again in %.0fs", exc, pause)
+                    await self._pause(stop, pause)
+                    pause = min(pause * 2, 30.0)
+                    continue
+                pause = 1.0
+                for data in raw:
+                    self._admit(intake, data)
+        finally:
+            await intake.drain(DRAIN_SECONDS)
+        offset = intake.watermark
         if offset is not None:
-            # Confirm the last batch now, so the next start does not see it again.
+            # Confirm what is finished now, so the next start does not see it again.
             try:
                 await self.bot.get_updates(offset=offset, limit=1, timeout=0,
                                            allowed_updates=list(ALLOWED_UPDATES))
@@ -263,10 +297,24 @@ class TelegramAdapter:
                 log.info("could not confirm the last updates (%s); they will be seen again "
                          "and recorded once", exc)
 
-    async def _fetch(self, offset: int | None, stop: asyncio.Event) -> Sequence[Update]:
-        fetch = asyncio.ensure_future(self.bot.get_updates(
-            offset=offset, limit=BATCH, timeout=self.poll_timeout,
-            allowed_updates=list(ALLOWED_UPDATES)))
+    @staticmethod
+    async def _until_settled(intake: Intake, stop: asyncio.Event) -> None:
+        """Wait until the intake is idle, or for REFETCH_SECONDS, or until `stop`."""
+        settled = asyncio.ensure_future(intake.settle(REFETCH_SECONDS))
+        stopped = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({settled, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            settled.cancel()
+            stopped.cancel()
+
+    async def _fetch(self, offset: int | None, stop: asyncio.Event,
+                     wait: int) -> Sequence[Any]:
+        """The raw updates from `offset` on, decoded one by one later (see `_admit`)."""
+        fetch = asyncio.ensure_future(self.bot.do_api_request(
+            "getUpdates", api_kwargs={"offset": offset, "limit": BATCH, "timeout": wait,
+                                      "allowed_updates": list(ALLOWED_UPDATES)},
+            read_timeout=wait + POLL_READ_MARGIN))
         waiter = asyncio.ensure_future(stop.wait())
         try:
             await asyncio.wait({fetch, waiter}, return_when=asyncio.FIRST_COMPLETED)
@@ -277,21 +325,48 @@ class TelegramAdapter:
             with contextlib.suppress(asyncio.CancelledError, TelegramError):
                 await fetch
             raise _Stopped
-        return fetch.result()
+        result = fetch.result()
+        return result if isinstance(result, list) else []
+
+    def _admit(self, intake: Intake, data: Any) -> None:
+        """Decode one raw update and queue it; one that cannot be decoded is logged and passed."""
+        update_id = data.get("update_id") if isinstance(data, dict) else None
+        if not isinstance(update_id, int):
+            log.error("Telegram sent an update without an id; ignored")
+            return
+        if not intake.is_new(update_id):
+            return
+        try:
+            update = Update.de_json(data, self.bot)
+        except Exception as exc:
+            kinds = ", ".join(sorted(k for k in data if k != "update_id")) or "nothing"
+            log.error("could not decode Telegram update %s (%s: %s); confirmed and skipped",
+                      update_id, kinds, type(exc).__name__)
+            intake.skip(update_id)
+            return
+        intake.admit(update)
 
     async def _process(self, update: Update) -> None:
-        """Run an update through the Application; retry a recording that failed unexpectedly."""
+        """Run an update through the Application; retry a recording that failed unexpectedly.
+
+        Nothing escapes: an update that fails beyond that is logged, and counts as finished.
+        """
         for attempt in range(len(RETRY_PAUSES) + 1):
-            self._retry_failed = None
-            self._retryable = False
-            self._retrying = attempt < len(RETRY_PAUSES)
-            await self.application.process_update(update)
-            if self._retry_failed is None:
-                break
+            state = _Attempt(retrying=attempt < len(RETRY_PAUSES))
+            token = _ATTEMPT.set(state)
+            try:
+                await self.application.process_update(update)
+            except Exception as exc:
+                log.error("Telegram update %s (%s) failed: %s; confirmed and skipped",
+                          update.update_id, _what(update), type(exc).__name__)
+                return
+            finally:
+                _ATTEMPT.reset(token)
+            if state.failed is None:
+                return
             log.warning("update %s failed (%s); trying again", update.update_id,
-                        type(self._retry_failed).__name__)
+                        type(state.failed).__name__)
             await asyncio.sleep(RETRY_PAUSES[attempt])
-        self._retrying = self._retryable = False
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)
@@ -302,6 +377,7 @@ class TelegramAdapter:
 
     def _install_handlers(self) -> None:
         app = self.application
+        app.add_handler(TypeHandler(Update, self._drop_malformed), group=-1)
         app.add_handler(CommandHandler(COMMAND, self._on_command,
                                        filters=filters.UpdateType.MESSAGE))
         app.add_handler(CommandHandler("start", self._on_start,
@@ -318,6 +394,13 @@ class TelegramAdapter:
         app.add_handler(ChatMemberHandler(self._on_my_member, ChatMemberHandler.MY_CHAT_MEMBER))
         app.add_error_handler(self._on_error)
 
+    async def _drop_malformed(self, update: Update, context: Context) -> None:
+        """An update not in the Bot API's shape reaches no handler (it is confirmed as read)."""
+        if not well_formed(update):
+            log.warning("update %s dropped: not in the Bot API's shape (%s)", update.update_id,
+                        kind_of(update))
+            raise ApplicationHandlerStop
+
     @property
     def core(self) -> WatchParty:
         """The core this adapter feeds (set by `run`)."""
@@ -329,21 +412,24 @@ class TelegramAdapter:
         name = f"tg:{self.bot.id}:{update.update_id}"
         return name if part is None else f"{name}:{part}"
 
-    async def _is_moderator(self, chat: Chat, user: User | None) -> bool:
-        if chat.type == Chat.PRIVATE:
-            return True  # a private chat with the bot is the user's own
-        if user is None:
-            return False
-        return await self.members.is_moderator(chat.id, user.id)
+    def _moderator_check(self, chat: Chat, user: User | None,
+                         known: bool | None = None) -> c.ModeratorCheck:
+        """How the core asks whether the sender moderates this chat, only when a rule needs it."""
+        async def check() -> bool:
+            if known is not None:
+                return known
+            if chat.type == Chat.PRIVATE:
+                return True  # a private chat with the bot is the user's own
+            if user is None:
+                return False
+            return await self.members.is_moderator(chat.id, user.id)
+        return check
 
-    async def _message_context(self, update: Update, message: TgMessage,
-                               command: c.Command | None = None) -> c.Context:
+    def _message_context(self, update: Update, message: TgMessage) -> c.Context:
         actor, known = message_actor(message)
-        if not known and isinstance(command, NEEDS_MODERATOR):
-            actor = replace(actor, is_moderator=await self._is_moderator(message.chat,
-                                                                         message.from_user))
         return c.Context(message_chat(message), actor, scope_of(message.chat.id),
-                         self._event(update))
+                         self._event(update),
+                         self._moderator_check(message.chat, message.from_user, known))
 
     async def _on_command(self, update: Update, context: Context) -> None:
         """`/watchparty <subcommand> args` (also `/watchparty@botname` in groups)."""
@@ -351,7 +437,7 @@ class TelegramAdapter:
         assert message is not None
         words = (message.text or "").split(maxsplit=1)
         command = parse_command_text(words[1] if len(words) > 1 else "")
-        ctx = await self._message_context(update, message, command)
+        ctx = self._message_context(update, message)
         reply = await self.core.handle(ctx, command)
         if reply is not None and isinstance(command, c.ShowHelp):
             reply = await self._with_admin_note(message.chat, reply)
@@ -394,7 +480,7 @@ class TelegramAdapter:
         file = await document.get_file()
         data = bytes(await file.download_as_bytearray())
         command = c.UploadGuide(name, data)
-        ctx = await self._message_context(update, message, command)
+        ctx = self._message_context(update, message)
         self._answer(message, ctx.chat, await self.core.handle(ctx, command))
 
     async def _on_reply(self, update: Update, context: Context) -> None:
@@ -404,7 +490,7 @@ class TelegramAdapter:
         target = message.reply_to_message
         if target is None or target.from_user is None or target.from_user.id != self.bot.id:
             return
-        ctx = await self._message_context(update, message)
+        ctx = self._message_context(update, message)
         self._retryable_step()
         await self._settle(message.chat.id, target.message_id)
         reply = await self.core.handle(ctx, c.RecordAnswer(message.text or "",
@@ -430,11 +516,9 @@ class TelegramAdapter:
             raise UserError("button_unknown")
         chat = (message_chat(message) if isinstance(message, TgMessage)
                 else chat_ref(message.chat.id))
-        actor = user_actor(query.from_user)
-        if isinstance(command, NEEDS_MODERATOR):
-            actor = replace(actor, is_moderator=await self._is_moderator(message.chat,
-                                                                         query.from_user))
-        ctx = c.Context(chat, actor, scope_of(message.chat.id), self._event(update))
+        ctx = c.Context(chat, user_actor(query.from_user), scope_of(message.chat.id),
+                        self._event(update), self._moderator_check(message.chat,
+                                                                   query.from_user))
         self._retryable_step()
         reply = await self.core.handle(ctx, command)
         toast = clip(plain(reply.message.spans), CALLBACK_ANSWER_LIMIT) if reply else None
@@ -558,8 +642,8 @@ class TelegramAdapter:
         Telegram has no private replies in a group, so every reply goes to the chat. Nothing
         waits for delivery here: the outbox keeps the group's pace, not the update loop's.
         """
-        if reply is None:
-            return
+        if reply is None or (reply.posted_here and reply.attachment is None):
+            return  # the chat was just sent the same news
         reply_to = str(message.message_id)
         if reply.attachment is not None:
             self._spawn(self._deliver_fitted(message, chat, reply))
@@ -600,7 +684,9 @@ class TelegramAdapter:
 
     def _retryable_step(self) -> None:
         """Mark that what follows only records, so an unexpected failure may be retried."""
-        self._retryable = True
+        state = _ATTEMPT.get()
+        if state is not None:
+            state.retryable = True
 
     async def _on_error(self, update: object, context: Context) -> None:
         """The one error translator: a UserError is a reply, anything else is logged."""
@@ -610,8 +696,9 @@ class TelegramAdapter:
         if isinstance(error, UserError):
             await self._tell(update, render.error(error))
             return
-        if self._retrying and self._retryable:
-            self._retry_failed = error  # the update loop tries it again
+        state = _ATTEMPT.get()
+        if state is not None and state.retrying and state.retryable:
+            state.failed = error  # the update loop tries it again
             return
         chat = update.effective_chat.id if isinstance(update, Update) and update.effective_chat \
             else None

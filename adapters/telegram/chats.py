@@ -41,25 +41,28 @@ def scope_of(chat_id: int) -> str:
     return str(chat_ref(chat_id))
 
 
-def user_actor(user: User, is_moderator: bool = False) -> Actor:
+def user_actor(user: User) -> Actor:
     """The core's view of a Telegram user."""
-    return Actor(PLATFORM, str(user.id), user.full_name, is_moderator=is_moderator)
+    return Actor(PLATFORM, str(user.id), user.full_name)
 
 
-def chat_actor(chat: Chat, is_moderator: bool = False) -> Actor:
+def chat_actor(chat: Chat) -> Actor:
     """A chat acting as a person: an anonymous administrator, or a channel."""
     name = chat.title or chat.full_name or "Anonymous"
-    return Actor(PLATFORM, f"chat{chat.id}", name, is_moderator=is_moderator)
+    return Actor(PLATFORM, f"chat{chat.id}", name)
 
 
-def message_actor(message: Message) -> tuple[Actor, bool]:
-    """Who sent a message, and whether they are known to moderate without asking Telegram.
+def message_actor(message: Message) -> tuple[Actor, bool | None]:
+    """Who sent a message, and whether they moderate when that is known without asking.
 
-    A message sent on behalf of the group itself comes from one of its administrators.
+    A message sent on behalf of the group itself comes from one of its administrators. One
+    with no sender at all (Telegram leaves `from` empty for some channel messages) is the chat
+    speaking, and moderates nothing.
     """
     sender_chat = message.sender_chat
     if sender_chat is not None:
-        return chat_actor(sender_chat, sender_chat.id == message.chat.id), True
+        return chat_actor(sender_chat), sender_chat.id == message.chat.id
     user = message.from_user
-    assert user is not None, "a message with neither a sender chat nor a user"
-    return user_actor(user), False
+    if user is None:
+        return chat_actor(message.chat), False
+    return user_actor(user), None

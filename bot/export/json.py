@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+from contextlib import aclosing
 from datetime import datetime
 from json.encoder import encode_basestring
 from typing import Any
 
 from bot.export.people import Identities
-from bot.export.stream import YIELD_EVERY, Sink, Write, records
+from bot.export.stream import YIELD_EVERY, Sink, Write, record_rows, utc_text
 from bot.guide import Guide
 from bot.party import Party
 from bot.ports import Store
-from bot.records import Record
 
 SCHEMA = "watchparty.export"
 VERSION = 1
@@ -70,17 +70,17 @@ class _Fragments:
         self.who: dict[tuple[str, str, str, str], str] = {}
         self.small: dict[str | None, str] = {None: "null"}  # prompts and message ids
 
-    def who_of(self, rec: Record) -> str:
+    def who_of(self, platform: str, chat_id: str, user_id: str, display_name: str) -> str:
         """`"platform":…,"chat_id":…,"participant":…,"display_name":…` of a record."""
-        key = (rec.platform, rec.chat_id, rec.user_id, rec.display_name)
+        key = (platform, chat_id, user_id, display_name)
         fragment = self.who.get(key)
         if fragment is None:
             ids = self.ids
-            person = ids.person(rec.platform, rec.user_id, rec.display_name)
-            name = person.display_name if ids.anonymize else rec.display_name
+            person = ids.person(platform, user_id, display_name)
+            name = person.display_name if ids.anonymize else display_name
             q = encode_basestring
             fragment = self.who[key] = (
-                f'"platform":{q(rec.platform)},"chat_id":{q(ids.chat(rec.platform, rec.chat_id))},'
+                f'"platform":{q(platform)},"chat_id":{q(ids.chat(platform, chat_id))},'
                 f'"participant":{person.number},"display_name":{q(name)}')
         return fragment
 
@@ -130,33 +130,32 @@ async def write_json(store: Store, party: Party, guide: Guide | None, write: Wri
     # after the first record.
     sep = "" if lines else "\n"
     next_sep = "" if lines else ",\n"
-    async for rec in records(store, party.id, forgotten):
-        # The hot path, written out (no dict, no json.dumps): one record, one line of JSON.
-        who = who_cache.get((rec.platform, rec.chat_id, rec.user_id, rec.display_name))
-        if who is None:
-            who = who_of(rec)
-        value = rec.value
-        if anonymize:
-            message = "null"
-            if rec.kind in _FREE_TEXT:
-                value = ids.text(value)
-        else:
-            message = small.get(rec.message_id) or small_of(rec.message_id)
-        prompt = small.get(rec.prompt) or small_of(rec.prompt)
-        position = rec.position
-        at = rec.at.isoformat()
-        chunk.append(
-            f'{sep}{head}{"null" if rec.id is None else rec.id},"kind":"{rec.kind._value_}",'
-            f'{who},"at":"{at[:-6] + "Z" if at.endswith("+00:00") else at}",'
-            f'"position_seconds":{"null" if position is None else repr(round(position, 3))},'
-            f'"prompt":{prompt},"value":{q(value)},"message_id":{message}{tail}')
-        sep = next_sep
-        count += 1
-        if count % 512 == 0:
+    at_text = utc_text()
+    async with aclosing(record_rows(store, party.id, forgotten)) as pages:
+        async for rows in pages:
+            # The hot path, written out (no Record, no dict, no json.dumps): one row, one line.
+            for (record_id, kind, platform, chat_id, user_id, name, at, position, value, prompt_id,
+                 message_id) in rows:
+                who = who_cache.get((platform, chat_id, user_id, name))
+                if who is None:
+                    who = who_of(platform, chat_id, user_id, name)
+                if anonymize:
+                    message = "null"
+                    if kind in _FREE_TEXT:
+                        value = ids.text(value)
+                else:
+                    message = small.get(message_id) or small_of(message_id)
+                prompt = small.get(prompt_id) or small_of(prompt_id)
+                seconds = "null" if position is None else repr(round(position, 3))
+                chunk.append(
+                    f'{sep}{head}{record_id},"kind":"{kind}",{who},"at":"{at_text(at)}",'
+                    f'"position_seconds":{seconds},"prompt":{prompt},"value":{q(value)},'
+                    f'"message_id":{message}{tail}')
+                sep = next_sep
+            count += len(rows)
             out.add("".join(chunk))
             chunk.clear()
             await out.pump()
-    out.add("".join(chunk))
     log = [{"at": iso(entry.at), "event": entry.key, **entry.params}
            for entry in await store.party_log(party.id)]
     if not lines:

@@ -11,9 +11,10 @@ name, never per record.
 from __future__ import annotations
 
 import re
+from contextlib import aclosing
 from dataclasses import dataclass
 
-from bot.export.stream import records
+from bot.export.stream import record_rows
 from bot.party import Party
 from bot.ports import Store
 
@@ -97,15 +98,18 @@ class Identities:
         scrub.add(party.host_name, host.display_name)
         scrub.add(party.host_user_id, host.display_name)
         seen: set[tuple[str, str, str, str]] = set()
-        async for rec in records(store, party.id, forgotten):
-            key = (rec.platform, rec.chat_id, rec.user_id, rec.display_name)
-            if key in seen:
-                continue
-            seen.add(key)
-            shown = self.person(rec.platform, rec.user_id, rec.display_name).display_name
-            scrub.add(rec.display_name, shown)
-            scrub.add(rec.user_id, shown)
-            self.chat(rec.platform, rec.chat_id)
+        async with aclosing(record_rows(store, party.id, forgotten)) as pages:
+            async for rows in pages:
+                for row in rows:
+                    key = row[2:6]
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    platform, chat_id, user_id, name = key
+                    shown = self.person(platform, user_id, name).display_name
+                    scrub.add(name, shown)
+                    scrub.add(user_id, shown)
+                    self.chat(platform, chat_id)
         for (_, chat_id), shown in self.chats.items():
             scrub.add(chat_id, shown)
 

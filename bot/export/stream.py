@@ -3,16 +3,18 @@
 Exports run inside the bot's event loop while it goes on answering commands, so nothing here
 works on more than a page of records at a time: `records` hands them over one by one and
 returns control to the loop every `YIELD_EVERY` records (a store that never waits, such as the
-memory store, would otherwise hold the loop for the whole export), and `Sink` gathers output
-into chunks of about `CHUNK` characters before awaiting the writer.
+memory store, would otherwise hold the loop for the whole export), `record_rows` does the same
+with plain rows, `YIELD_EVERY` at a time, for the formats that need no `Record` (CSV, JSON),
+and `Sink` gathers output into chunks of about `CHUNK` characters before awaiting the writer.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 
-from bot.ports import Store
+from bot.ports import RecordRow, Store
 from bot.records import Record
 
 Write = Callable[[str], Awaitable[None]]
@@ -33,6 +35,63 @@ async def records(store: Store, party_id: int,
         if forgotten and (rec.platform, rec.chat_id, rec.user_id) in forgotten:
             continue
         yield rec
+
+
+async def record_rows(
+    store: Store, party_id: int, forgotten: set[tuple[str, str, str]],
+) -> AsyncGenerator[list[RecordRow], None]:
+    """Stream a party's records as rows, at most `YIELD_EVERY` at a time, as `records` does.
+
+    For the formats that need no `Record`: the loop gets control back after every batch, and
+    the store reads the next page (in its own thread) while this one is being written.
+    """
+    sleep = asyncio.sleep
+    pages = store.iter_record_rows(party_id)
+    ahead = asyncio.ensure_future(anext(pages))
+    try:
+        while True:
+            try:
+                page = await ahead
+            except StopAsyncIteration:
+                return
+            ahead = asyncio.ensure_future(anext(pages))
+            if forgotten:
+                page = [row for row in page if (row[2], row[3], row[4]) not in forgotten]
+            for start in range(0, len(page), YIELD_EVERY):
+                yield page[start:start + YIELD_EVERY]
+                await sleep(0)
+    finally:
+        # A reader that stops early: the page being read is dropped and the cursor released.
+        if not ahead.done():
+            ahead.cancel()
+        await asyncio.wait([ahead])
+        if not ahead.cancelled():
+            ahead.exception()  # retrieved, so it is not reported as lost
+        aclose = getattr(pages, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def utc_text() -> Callable[[int], str]:
+    """A formatter of `RecordRow` instants: ISO 8601 with a `Z`, as `datetime.isoformat` writes.
+
+    Rows come in time order, so the date and time of day are built once per second.
+    """
+    second = None
+    prefix = ""
+
+    def text(us: int) -> str:
+        nonlocal second, prefix
+        whole, fraction = divmod(us, 1_000_000)
+        if whole != second:
+            second = whole
+            prefix = (_EPOCH + timedelta(seconds=whole)).isoformat()[:-6]  # less "+00:00"
+        return f"{prefix}.{fraction:06d}Z" if fraction else prefix + "Z"
+
+    return text
 
 
 class Sink:

@@ -39,6 +39,15 @@ from bot.errors import UserError
     ("privacy", c.ShowPrivacy()),
     ("forget-me", c.ForgetMe()),
     ("CREATE X | 20:00", c.CreateParty("X", "20:00")),
+    # A free-text option given by name takes the words after it, up to the next name=value.
+    ("start when=ready 3", c.StartParty(None, "ready 3")),
+    ("start K7Q2MX when=ready 3", c.StartParty("K7Q2MX", "ready 3")),
+    ("create Movie when=tomorrow 8pm guide=quick", c.CreateParty("Movie", "tomorrow 8pm", "quick")),
+    # An empty first | part is the left-out party: the options after it keep their places.
+    ("export | html | anonymize=yes", c.Export(None, "html", True)),
+    ("export | csv", c.Export(None, "csv")),
+    ("create Movie in 45m", c.CreateParty("Movie", "in 45m")),
+    ("create Movie friday 20:30", c.CreateParty("Movie", "friday 20:30")),
 ])
 def test_parses(text: str, expected: c.Command) -> None:
     assert parse_command_text(text) == expected
@@ -62,3 +71,17 @@ def test_bad_input_says_what_is_accepted(text: str, says: str) -> None:
     with pytest.raises(UserError) as caught:
         parse_command_text(text)
     assert says in render.error(caught.value).plain()
+
+
+@pytest.mark.parametrize(("text", "example"), [
+    ("create Movie night tomorrow 8pm", "/watchparty create Movie night | tomorrow 8pm"),
+    ("create Singin in the Rain in 2 hours", "/watchparty create Singin in the Rain | in 2 hours"),
+    ("create The Social Dilemma friday 20:00 guide=social-dilemma",
+     "/watchparty create The Social Dilemma | friday 20:00"),
+])
+def test_words_that_do_not_split_cleanly_ask_for_the_pipe_form(text: str, example: str) -> None:
+    with pytest.raises(UserError) as caught:
+        parse_command_text(text)
+    said = render.error(caught.value).plain()
+    assert said.startswith("I can't tell where one option ends and the next begins in “"), said
+    assert said.endswith(f"Put a | between them, e.g. {example}"), said

@@ -17,6 +17,7 @@ import json
 import re
 import zipfile
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
@@ -33,23 +34,29 @@ from bot.clock import ManualClock
 from bot.errors import UserError
 from bot.export import FORMATS, export_bytes, write_export
 from bot.export.attachment import fit_attachment, fit_reply
+from bot.export.csv import COLUMNS as CSV_COLUMNS
+from bot.export.csv import neutralize
+from bot.export.json import chats_doc, guide_doc, party_doc
 from bot.export.markdown import escape as md_escape
-from bot.export.people import Scrubber
+from bot.export.people import Identities, Scrubber
 from bot.export.stream import YIELD_EVERY
 from bot.outbox import UNLIMITED
 from bot.party import Party, PartyState
+from bot.ports import Store
 from bot.records import Record, RecordKind
 from storage.memory import MemoryStore
+from storage.sqlite import SqliteStore
 from tests.conftest import START, Bot, RecordingGateway
 from tests.conftest import test_settings as settings_for_tests
+from tests.people import moderator
 
 SCHEMA = json.loads((Path(__file__).parents[2] / "docs" / "export-schema.json").read_text())
 
 DISCORD = ChatRef("discord", "900100200300400500")
 TELEGRAM = ChatRef("telegram", "-1001234567890")
-HOST = Actor("discord", "111111111111111111", "Hana Hostington", is_moderator=True)
+HOST = moderator("discord", "111111111111111111", "Hana Hostington")
 GUEST = Actor("discord", "222222222222222222", "Gustavo Guestman")
-TG_MOD = Actor("telegram", "333333333", "Moritz Modders", is_moderator=True)
+TG_MOD = moderator("telegram", "333333333", "Moritz Modders")
 TG_GUEST = Actor("telegram", "444444444", "Tatiana <b>Telegrova</b> =1+1")
 PEOPLE = (HOST, GUEST, TG_MOD, TG_GUEST)
 
@@ -137,8 +144,14 @@ async def run_party(bot: Bot, telegram: RecordingGateway) -> Party2:
 @pytest.fixture
 async def two() -> AsyncIterator[Party2]:
     """The two-platform party, finished."""
+    async with finished_party(MemoryStore()) as party:
+        yield party
+
+
+@asynccontextmanager
+async def finished_party(store: Store) -> AsyncIterator[Party2]:
+    """The two-platform party, finished, on this store."""
     clock = ManualClock(START)
-    store = MemoryStore()
     discord = RecordingGateway("discord", clock)
     telegram = RecordingGateway("telegram", clock)
     runtime = await app.build(settings_for_tests(), store, clock,
@@ -422,7 +435,7 @@ async def test_forgotten_people_are_left_out_of_every_format(two: Party2) -> Non
 
 async def test_every_format_refused_outside_the_party(two: Party2) -> None:
     stranger = ChatRef("telegram", "-100999")
-    mod = Actor("telegram", "555", "Stranger Mod", is_moderator=True)
+    mod = moderator("telegram", "555", "Stranger Mod")
     for fmt in ("json", "csv", "md", "html"):
         with pytest.raises(UserError) as caught:
             await two.bot.do(c.Export(two.code, fmt), actor=mod, chat=stranger)
@@ -461,6 +474,163 @@ async def test_exports_give_the_event_loop_back_regularly() -> None:
         await task
         # The ticker ran at least once per YIELD_EVERY records.
         assert ticks >= records // YIELD_EVERY, (fmt, ticks)
+
+
+# ---- rows, not records: the same bytes -------------------------------------------------------
+
+# Records the bot would rarely write but a store holds: a name with a comma, quotes and an
+# emoji, a name that is only an emoji, no position, no prompt, no message, a lone carriage
+# return, an instant without microseconds and one with.
+AWKWARD = (
+    ("discord", DISCORD.chat_id, "777", 'Zoë "Z", the 2nd 🦊', RecordKind.ANSWER,
+     "Zoë says: \"quote\", comma\rreturn", None, None, 0),
+    ("discord", DISCORD.chat_id, "778", "🦊", RecordKind.REACTION_ADDED, "🦊", "1.1", "", 1),
+    ("telegram", TELEGRAM.chat_id, "779", "-dash =eq", RecordKind.POLL_VOTE,
+     "-1 @SUM(1) ask 🦊 and Zoë", "2.poll", "=m", 250_001),
+    ("discord", DISCORD.chat_id, "777", 'Zoë "Z", the 2nd 🦊', RecordKind.ANSWER,
+     "a lone\rreturn", "1.2", "m2", 999_999),
+    ("discord", DISCORD.chat_id, "778", "🦊", RecordKind.ANSWER, "a lone\nnew line", "1.2",
+     "m2, 3", 1_000),
+)
+
+
+@asynccontextmanager
+async def awkward_party(two: Party2, path: Path) -> AsyncIterator[tuple[SqliteStore, Party]]:
+    """The two-platform party copied to a real SQLite file, awkward records added, one hidden."""
+    store = await SqliteStore.open(path)
+    try:
+        old = two.party
+        party = await store.create_party(replace(old, id=0, chats=[]))
+        await store.update_party(replace(old, id=party.id, chats=[]))
+        for link in old.chats:
+            await store.upsert_party_chat(replace(link, party_id=party.id))
+        async for rec in two.bot.store.iter_records(old.id):
+            await store.add_record(replace(rec, party_id=party.id, id=None))
+        for entry in await two.bot.store.party_log(old.id):
+            await store.add_log(replace(entry, party_id=party.id))
+        for index, (platform, chat_id, user, name, kind, value, prompt, message,
+                    us) in enumerate(AWKWARD):
+            await store.add_record(Record(
+                party.id, kind, platform, chat_id, user, name,
+                START + timedelta(minutes=75 + index, microseconds=us),
+                None if index == 0 else 61.23456, value, prompt=prompt, message_id=message))
+        # Hidden (forget-me) without their records deleted: another worker may still have been
+        # writing one; the export leaves them out all the same.
+        await store.add_forgotten(TELEGRAM, TG_GUEST.user_id, START)
+        copied = await store.get_party(party.id)
+        assert copied is not None
+        yield store, copied
+    finally:
+        await store.close()
+
+
+async def reference(store: Store, party: Party, guide: Any, fmt: str, *,
+                    anonymize: bool) -> bytes:
+    """The export written the plain way, from `Record`s, with the `csv` and `json` modules."""
+    ids = Identities.for_party(party, anonymize)
+    forgotten = await store.forgotten([pc.chat for pc in party.chats])
+    kept = [rec async for rec in store.iter_records(party.id)
+            if (rec.platform, rec.chat_id, rec.user_id) not in forgotten]
+    if anonymize:
+        host = ids.person(party.host_platform, party.host_user_id, party.host_name)
+        ids.scrubber.add(party.host_name, host.display_name)
+        ids.scrubber.add(party.host_user_id, host.display_name)
+        for rec in kept:
+            shown = ids.person(rec.platform, rec.user_id, rec.display_name).display_name
+            ids.scrubber.add(rec.display_name, shown)
+            ids.scrubber.add(rec.user_id, shown)
+            ids.chat(rec.platform, rec.chat_id)
+        for (_, chat_id), shown in ids.chats.items():
+            ids.scrubber.add(chat_id, shown)
+    rows = []
+    for rec in kept:
+        person = ids.person(rec.platform, rec.user_id, rec.display_name)
+        free = anonymize and rec.kind in (RecordKind.ANSWER, RecordKind.POLL_VOTE)
+        rows.append({
+            "id": rec.id, "kind": rec.kind.value, "platform": rec.platform,
+            "chat_id": ids.chat(rec.platform, rec.chat_id), "user_id": rec.user_id,
+            "participant": person.number,
+            "display_name": person.display_name if anonymize else rec.display_name,
+            "at": rec.at.isoformat().replace("+00:00", "Z"),
+            "position_seconds": None if rec.position is None else round(rec.position, 3),
+            "prompt": rec.prompt, "value": ids.text(rec.value) if free else rec.value,
+            "message_id": None if anonymize else rec.message_id})
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(CSV_COLUMNS)
+        for row in rows:
+            writer.writerow([
+                row["id"], row["at"], "" if row["position_seconds"] is None
+                else row["position_seconds"], neutralize(row["platform"]),
+                neutralize(row["chat_id"]), "" if anonymize else neutralize(row["user_id"]),
+                row["participant"], neutralize(row["display_name"]), row["kind"],
+                neutralize(row["prompt"] or ""), neutralize(row["value"]),
+                neutralize(row["message_id"] or "")])
+        return ("\ufeff" + out.getvalue()).encode()
+
+    def line(doc: dict[str, Any]) -> str:
+        return json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+    lines = [line({"type": "header", "schema": "watchparty.export", "version": 1,
+                   "exported_at": START.isoformat().replace("+00:00", "Z"),
+                   "anonymized": anonymize}),
+             line({"type": "party", **party_doc(party, ids)}),
+             line({"type": "guide", "guide": guide_doc(guide)})]
+    lines += [line({"type": "chat", **chat}) for chat in chats_doc(party, ids)]
+    for row in rows:
+        del row["user_id"]
+        lines.append(line({"type": "record", **row}))
+    lines += [line({"type": "participant", **p.as_json()}) for p in ids.people.values()]
+    lines += [line({"type": "log", "at": entry.at.isoformat().replace("+00:00", "Z"),
+                    "event": entry.key, **entry.params})
+              for entry in await store.party_log(party.id)]
+    return "".join(lines).encode()
+
+
+@pytest.mark.parametrize("anonymize", [False, True], ids=["plain", "anonymized"])
+async def test_exports_from_rows_equal_the_record_path_byte_for_byte(
+        two: Party2, tmp_path: Path, anonymize: bool) -> None:
+    guide = await two.bot.runtime.core.guide_of(two.party)
+    async with awkward_party(two, tmp_path / "export.db") as (store, party):
+        assert await store.count_records(party.id) > len(AWKWARD) and party.code == two.code
+        hidden = [rec async for rec in store.iter_records(party.id)
+                  if rec.user_id == TG_GUEST.user_id]
+        for fmt in ("csv", "jsonl"):
+            fast = await export_bytes(store, party, guide, fmt, anonymize=anonymize, now=START)
+            assert fast == await reference(store, party, guide, fmt, anonymize=anonymize), fmt
+            # What the equality stands on: the awkward records are in, the hidden person is not.
+            text = fast.decode("utf-8-sig")
+            assert hidden and TG_GUEST.user_id not in text and "Telegrova" not in text
+            assert ("Zoë says" in text) and ('Zoë \\"Z\\"' in text or anonymize or fmt == "csv")
+        rows = list(csv.DictReader(io.StringIO(text_csv := (await export_bytes(
+            store, party, guide, "csv", anonymize=anonymize, now=START)).decode("utf-8-sig"))))
+        assert len(rows) == await store.count_records(party.id) - len(hidden)
+        zoe = next(row for row in rows if row["value"].startswith("Zoë says"))
+        assert zoe["value"] == 'Zoë says: "quote", comma\rreturn' and zoe["position_seconds"] == ""
+        assert zoe["display_name"] == ("Participant 4" if anonymize else 'Zoë "Z", the 2nd 🦊')
+        assert "\r\n" in text_csv
+
+
+async def test_an_export_that_fails_midway_leaves_no_read_running(two: Party2,
+                                                                   tmp_path: Path) -> None:
+    async with awkward_party(two, tmp_path / "export.db") as (store, party):
+        await asyncio.gather(*(  # three of the store's pages
+            store.add_record(Record(party.id, RecordKind.REACTION_ADDED, "discord",
+                                    DISCORD.chat_id, str(i), f"viewer {i}",
+                                    START + timedelta(hours=2, seconds=i), None, "👍"))
+            for i in range(3 * 1_000)))
+        running = asyncio.all_tasks()
+
+        async def full_disk(text: str) -> None:
+            raise OSError("No space left on device")
+
+        for fmt in ("csv", "jsonl"):
+            with pytest.raises(OSError, match="No space"):
+                await write_export(store, party, None, fmt, full_disk, anonymize=False,
+                                   now=START)
+            # The page being read ahead was dropped and the stream closed, not left behind.
+            assert asyncio.all_tasks() == running, fmt
 
 
 # ---- fitting an upload limit -----------------------------------------------------------------

@@ -519,11 +519,11 @@ def builtin() -> GuideLibrary:
 
 def test_builtin_guides_all_load(builtin: GuideLibrary) -> None:
     assert builtin.load_errors() == []
-    assert builtin.builtin_names() == ["social-dilemma", "three-act-film", "tv-episode"]
+    assert builtin.builtin_names() == ["demo", "social-dilemma", "three-act-film", "tv-episode"]
     assert builtin.operator_names() == []
 
 
-@pytest.mark.parametrize("name", ["social-dilemma", "three-act-film", "tv-episode"])
+@pytest.mark.parametrize("name", ["demo", "social-dilemma", "three-act-film", "tv-episode"])
 def test_builtin_guide_is_sensible(builtin: GuideLibrary, name: str) -> None:
     guide = builtin.load_file(name)
     assert guide.name == name
@@ -598,7 +598,8 @@ def test_operator_guide_overrides_builtin(tmp_path: Path) -> None:
     assert library.load_file("social-dilemma").title == "Ours"
     assert library.operator_names() == ["film-club", "social-dilemma"]
     assert "social-dilemma" in library.builtin_names()
-    assert library.names() == ["film-club", "social-dilemma", "three-act-film", "tv-episode"]
+    assert library.names() == ["demo", "film-club", "social-dilemma", "three-act-film",
+                               "tv-episode"]
 
 
 def test_bad_operator_files_are_reported_not_raised(tmp_path: Path) -> None:
@@ -640,7 +641,7 @@ def test_missing_operator_folder_is_reported(tmp_path: Path) -> None:
     [(name, found)] = library.load_errors()
     assert name == str(tmp_path / "nope")
     assert found == ["folder: not found"]
-    assert library.names() == ["social-dilemma", "three-act-film", "tv-episode"]
+    assert library.names() == ["demo", "social-dilemma", "three-act-film", "tv-episode"]
 
 
 def test_other_files_in_the_folder_are_ignored(tmp_path: Path) -> None:
@@ -660,7 +661,7 @@ def test_unknown_guide_lists_known_names(tmp_path: Path) -> None:
     assert caught.value.key == "guide_unknown"
     assert caught.value.params == {
         "name": "social-dilema",
-        "known": ["film-club", "social-dilemma", "three-act-film", "tv-episode"],
+        "known": ["demo", "film-club", "social-dilemma", "three-act-film", "tv-episode"],
     }
 
 

@@ -460,7 +460,8 @@ async def test_an_edit_in_flight_is_not_replaced(make: Make, clock: ManualClock)
     outbox.edit(chat("c"), "m9", msg("v2"))
     outbox.edit(chat("c"), "m9", msg("v3"))
     await clock.advance(2)
-    assert [(t, x) for t, _, _, x in gateway.edits] == [(0.5, "v1"), (1.0, "v3")]
+    # v3 waits for a quiet second after the last edit (at 0.1), then takes 0.5s.
+    assert [(t, x) for t, _, _, x in gateway.edits] == [(0.5, "v1"), (1.6, "v3")]
 
 
 async def test_a_more_urgent_edit_moves_the_queued_one_forward(
@@ -475,6 +476,88 @@ async def test_a_more_urgent_edit_moves_the_queued_one_forward(
     outbox.edit(chat("c"), "m1", msg("rsvp 2"), Priority.PROMPT)
     await clock.advance(6)
     assert [x for _, _, x in gateway.attempts[5:]] == ["rsvp 2", "s1", "s2"]
+
+
+async def test_fifty_edits_in_six_seconds_are_two_edits_ending_on_the_last_text(
+        make: Make, clock: ManualClock) -> None:
+    gateway, outbox = await make(TELEGRAM_LIMITS, platform="telegram")
+    group = chat("g", "telegram")
+    for n in range(1, 51):
+        outbox.edit(group, "m1", msg(f"going: {n}"), Priority.REFRESH)
+        await clock.advance(0.12)
+    await clock.advance(10)
+    texts = [x for _, _, _, x in gateway.edits]
+    assert len(texts) <= 2 and texts[-1] == "going: 50"
+    assert outbox.queued() == 0
+
+
+async def test_a_burst_of_edits_to_a_slow_chat_is_two_edits(
+        make: Make, clock: ManualClock) -> None:
+    gateway, outbox = await make(TELEGRAM_LIMITS, platform="telegram", latency=2.0)
+    group = chat("g", "telegram")
+    for n in range(1, 51):
+        outbox.edit(group, "m1", msg(f"going: {n}"), Priority.REFRESH)
+        await clock.advance(0.01)
+    await clock.advance(10)
+    assert [x for _, _, _, x in gateway.edits] == ["going: 1", "going: 50"]
+
+
+async def test_a_reply_is_not_stuck_behind_edits(make: Make, clock: ManualClock) -> None:
+    gateway, outbox = await make(TELEGRAM_LIMITS, platform="telegram")
+    group = chat("g", "telegram")
+    for m in range(10):
+        outbox.edit(group, f"m{m}", msg(f"count of m{m}"), Priority.REFRESH)
+    await clock.advance(0)
+    outbox.send(group, msg("the list"))
+    await clock.advance(1.5)
+    assert [(t, x) for t, _, x in gateway.attempts] == [(0.0, "count of m0"),
+                                                        (1.001, "the list")]
+
+
+async def test_a_reserved_go_keeps_its_chat_free(make: Make, clock: ManualClock) -> None:
+    gateway, outbox = await make(TELEGRAM_LIMITS, platform="telegram")
+    group, other = chat("g", "telegram"), chat("o", "telegram")
+    go_at = START + timedelta(seconds=30)
+    outbox.reserve(group, go_at)
+    for i in range(30):
+        outbox.send(group, msg(f"note{i}"))
+        outbox.edit(group, "ann", msg(f"count {i}"), Priority.REFRESH)
+    outbox.send(other, msg("elsewhere"))
+    await clock.advance(29.9)
+    before = [t for t, c, _ in gateway.attempts if c == "g"]
+    # One of the minute's 20 is left for the GO, and nothing goes in the 2 s before it.
+    assert len(before) == 19 and max(before) < 28.0
+    assert ("o", "elsewhere") in [(c, x) for _, c, x in gateway.sent]
+    await clock.advance(0.1)
+    outbox.send(group, msg("GO"), Priority.GO)
+    await clock.advance(0)
+    assert gateway.sent[-1] == (30.0, "g", "GO")
+    await clock.advance(120)
+    assert len(gateway.texts("g")) == 31 and gateway.edits[-1][3] == "count 29"
+    assert gateway.violations == []
+
+
+async def test_a_released_reservation_holds_nothing(make: Make, clock: ManualClock) -> None:
+    gateway, outbox = await make(TELEGRAM_LIMITS, platform="telegram")
+    group = chat("g", "telegram")
+    go_at = START + timedelta(seconds=1)
+    outbox.reserve(group, go_at)
+    outbox.release(group, go_at)
+    outbox.send(group, msg("a"))
+    outbox.send(group, msg("b"))
+    await clock.advance(1.5)
+    assert gateway.times("g") == [0.0, 1.001]
+
+
+async def test_the_bot_limit_counts_sends_and_edits_together(
+        make: Make, clock: ManualClock) -> None:
+    gateway, outbox = await make(TELEGRAM_LIMITS, platform="telegram")
+    for i in range(40):
+        outbox.send(chat(f"s{i}", "telegram"), msg(f"send{i}"))
+        outbox.edit(chat(f"e{i}", "telegram"), "m", msg(f"edit{i}"), Priority.REFRESH)
+    await clock.advance(10)
+    times = [t for t, _, _ in gateway.attempts]
+    assert len(times) == 80 and max_in_window(times, 1.0) == 30
 
 
 async def test_send_file_goes_through_the_same_limits(make: Make, clock: ManualClock) -> None:

@@ -60,6 +60,7 @@ async def test_whole_party(bot: Bot) -> None:
     assert ready_button.label == "Ready"
     await bot.do(buttons.parse(ready_button.data), actor=GUEST)
     await bot.do(c.MarkReady(code), actor=HOST)
+    await bot.advance(1)  # a second edit of the same message waits for a quiet second
     ready_edits = [s for s in bot.gateway.sent if s.edit and s.message_id == check[0].message_id]
     assert "Ready: 2" in ready_edits[-1].text
 
@@ -97,20 +98,25 @@ async def test_whole_party(bot: Bot) -> None:
     assert bot.gateway.posts(containing="Chapter 2 of 3") == []
     info = await bot.do(c.ShowInfo(code))
     assert info is not None and "Paused at 0:15:00" in info.message.plain()
+    # Resume names GO's instant, RESUME_COUNTDOWN_SECONDS (5 by default) ahead.
     await bot.do(c.ResumeParty(code), actor=HOST)
-    assert bot.gateway.posts(containing="Resuming")
-    await advance_to(bot, at(20, 20, 10))
+    [resuming] = bot.gateway.posts(containing="Resuming")
+    assert resuming.text == ("⏯ Resuming Short Film Night from 0:15:00: GO at 20:20:05 UTC — "
+                             "in 5 seconds. Press play at GO."), resuming.text
+    await advance_to(bot, at(20, 20, 4))
+    assert [p for p in bot.gateway.posts(containing="▶ GO") if "0:15:00" in p.text] == []
+    await advance_to(bot, at(20, 20, 5))
     regos = bot.gateway.posts(containing="from 0:15:00")
-    assert [p.at for p in regos if "▶ GO" in p.text] == [at(20, 20, 10)]
+    assert [p.at for p in regos if "▶ GO" in p.text] == [at(20, 20, 5)]
 
-    # The pause (20:15:00 → 20:20:10, 310 s) shifts every later prompt by 310 s.
-    await advance_to(bot, at(20, 25, 9))
+    # The pause (20:15:00 → 20:20:05, 305 s) shifts every later prompt by 305 s.
+    await advance_to(bot, at(20, 25, 4))
     assert bot.gateway.posts(containing="Chapter 2 of 3") == []
-    await advance_to(bot, at(20, 25, 10))
+    await advance_to(bot, at(20, 25, 5))
     second = bot.gateway.posts(containing="Chapter 2 of 3")
-    assert [p.at for p in second] == [at(20, 25, 10)] * 2
+    assert [p.at for p in second] == [at(20, 25, 5)] * 2
     polls = [s for s in bot.gateway.sent if s.message.poll is not None]
-    assert [p.at for p in polls] == [at(20, 25, 10)]
+    assert [p.at for p in polls] == [at(20, 25, 5)]
     assert polls[0].message.poll is not None
     assert polls[0].message.poll.options == ("The call", "The walk")
     await bot.do(c.RecordPollVote(polls[0].message_id, (1,)), actor=GUEST)
@@ -118,11 +124,11 @@ async def test_whole_party(bot: Bot) -> None:
     now = await bot.do(c.ShowInfo(code))
     assert now is not None and "Seek to 0:20:00 — chapter 3 of 3" in now.message.plain()
 
-    await advance_to(bot, at(20, 34, 10))
-    assert [p.at for p in bot.gateway.posts(containing="Chapter 3 of 3")] == [at(20, 34, 10)]
-    await advance_to(bot, at(20, 35, 11))
+    await advance_to(bot, at(20, 34, 5))
+    assert [p.at for p in bot.gateway.posts(containing="Chapter 3 of 3")] == [at(20, 34, 5)]
+    await advance_to(bot, at(20, 35, 6))
     summary = bot.gateway.posts(containing="is over")
-    assert [p.at for p in summary] == [at(20, 35, 11)]
+    assert [p.at for p in summary] == [at(20, 35, 6)]
     text = summary[0].text
     assert "1 going · 2 ready · 1 answered" in text
     assert "Chapter 1, Opening: 1 answer" in text and "0:11:00 (1 😂)" in text
@@ -135,7 +141,7 @@ async def test_whole_party(bot: Bot) -> None:
                      RecordKind.REACTION_ADDED, RecordKind.POLL_VOTE]
     records = [r async for r in bot.store.iter_records(party.id)]
     assert records[3].position == 660.0 and records[3].prompt == "1.1"
-    # The vote came at 20:25:10, film 0:20:00 (the pause took 310 s).
+    # The vote came at 20:25:05, film 0:20:00 (the pause took 305 s).
     assert records[5].value == "The walk" and records[5].position == 1200.0
     # Each message was posted once, and nothing is left to fire but the retention clean-up.
     assert len(bot.gateway.posts(containing="▶ GO")) == 2

@@ -12,9 +12,10 @@ from bot.chats import Actor, ChatRef
 from bot.errors import UserError
 from bot.party import LinkStatus, PartyState
 from tests.conftest import GUEST, HOME, HOST, MOD, OTHER, Bot
+from tests.people import moderator
 
 ELSEWHERE = ChatRef("test", "elsewhere")
-OTHER_MOD = Actor("test", "u-othermod", "Olga", is_moderator=True)
+OTHER_MOD = moderator("test", "u-othermod", "Olga")
 
 
 async def create(bot: Bot, when: str = "in 1 hour") -> str:

@@ -11,8 +11,9 @@ from bot.chats import Actor, ChatRef
 from bot.errors import UserError
 from bot.party import LinkStatus, PartyState
 from tests.conftest import GUEST, HOME, HOST, MOD, OTHER, Bot
+from tests.people import moderator
 
-OTHER_MOD = Actor("test", "u-othermod", "Olga", is_moderator=True)
+OTHER_MOD = moderator("test", "u-othermod", "Olga")
 ELSEWHERE = ChatRef("test", "elsewhere")
 
 
@@ -74,6 +75,9 @@ async def test_the_host_unlinks_any_chat_but_never_the_home(bot: Bot) -> None:
     code = await linked_party(bot)
     assert "home chat" in await refused(bot, c.UnlinkChat(code), HOST, HOME)
     assert "home chat" in await refused(bot, c.UnlinkChat(code), MOD, HOME)
-    await bot.do(c.UnlinkChat(code, OTHER), actor=HOST, chat=HOME)
+    reply = await bot.do(c.UnlinkChat(code, OTHER), actor=HOST, chat=HOME)
     assert await status_of(bot, code, OTHER) is LinkStatus.DECLINED
     assert await status_of(bot, code, HOME) is LinkStatus.APPROVED
+    # Asked in the home chat, the reply there is the notice: it is not posted a second time.
+    assert reply is not None and "no longer takes part" in reply.message.plain()
+    assert bot.gateway.posts(HOME, "no longer takes part") == []

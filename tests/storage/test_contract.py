@@ -289,6 +289,34 @@ async def test_iter_records_streams_many_in_order(store: Store) -> None:
     assert seen == sorted(sent, key=lambda r: (r.at, r.id or 0))
 
 
+async def test_iter_record_rows_are_the_records_as_plain_rows(store: Store) -> None:
+    created = await store.create_party(party())
+    other = await store.create_party(party("AAAAAA"))
+    sent = await asyncio.gather(*(
+        store.add_record(replace(
+            record(created.id, user=str(i % 37), at=(T0 + timedelta(seconds=(i * 7919) % 1000,
+                                                                  microseconds=i)).astimezone(CEST),
+                   kind=RecordKind.ANSWER if i % 2 else RecordKind.REACTION_ADDED,
+                   value=f'answer {i}, "quoted" 🎬'),
+            position=None if i % 3 else i / 7, prompt=None if i % 5 else "2.1",
+            message_id=None if i % 4 else f"m{i}", event=f"e{i}"))
+        for i in range(2_500)
+    ))
+    await store.add_record(record(other.id))
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    expected = [(r.id, r.kind.value, r.platform, r.chat_id, r.user_id, r.display_name,
+                 (r.at - epoch) // timedelta(microseconds=1), r.position, r.value, r.prompt,
+                 r.message_id) for r in sorted(sent, key=lambda r: (r.at, r.id or 0))]
+    pages = [page async for page in store.iter_record_rows(created.id)]
+    # Pages, not the whole party at once; in the order and with the values of iter_records.
+    assert len(pages) > 1 and all(isinstance(page, list) for page in pages)
+    assert [row for page in pages for row in page] == expected
+    assert expected == [(r.id, r.kind.value, r.platform, r.chat_id, r.user_id, r.display_name,
+                         (r.at - epoch) // timedelta(microseconds=1), r.position, r.value,
+                         r.prompt, r.message_id)
+                        async for r in store.iter_records(created.id)]
+
+
 async def test_an_abandoned_stream_releases_the_store(store: Store) -> None:
     created = await store.create_party(party())
     await asyncio.gather(*(store.add_record(record(created.id)) for _ in range(3000)))
@@ -326,6 +354,19 @@ async def test_delete_party_records(store: Store) -> None:
     assert await store.delete_party_records(first.id) == 3
     assert await store.count_records(first.id) == 0
     assert await store.count_records(second.id) == 1
+
+
+async def test_delete_party_records_of_one_chat(store: Store) -> None:
+    first = await store.create_party(party("AAAAAA"))
+    second = await store.create_party(party("BBBBBB"))
+    for chat in (DISCORD, DISCORD, OTHER, TELEGRAM):
+        await store.add_record(record(first.id, chat=chat))
+    await store.add_record(record(second.id, chat=OTHER))
+    assert await store.delete_party_records(first.id, OTHER) == 1
+    assert sorted((r.platform, r.chat_id) for r in await records_of(store, first.id)) == [
+        ("discord", "1000"), ("discord", "1000"), ("telegram", "-100200")]
+    assert await store.count_records(second.id) == 1
+    assert await store.delete_party_records(first.id, OTHER) == 0
 
 
 async def test_forgotten_users(store: Store) -> None:

@@ -32,10 +32,11 @@ _SETTINGS = ("DISCORD_", "TELEGRAM_", "DATABASE_URL", "GUIDES_DIR", "DEFAULT_TIM
 
 STAMP = re.compile(r"^\d\d:\d\d:\d\d watchparty: ")
 # Lines the console prints on its own (not a bot message); each starts a new group.
-_OWN = ("→ ", "⚠ ", "(message ", "📎 ", "Bye.", "watchparty console", "Rehearsal at",
+_OWN = ("→ ", "⚠ ", "(updated: ", "Party `", "📎 ", "Bye.", "watchparty console", "Rehearsal at",
         "Console commands")
 PROMPT_HEAD = re.compile(r"watchparty: 💬 Chapter (\d+) of (\d+) — (.+) \(ends ([\d:]+)\)$")
 QUESTION = re.compile(r"^Q(\d+)\. (.+)$")
+JOIN_CODE = re.compile(r"Join code `([A-Z2-9]{6})`")
 LATE_NOTE = re.compile(r"\(posted (\d+) min late: the bot was offline\)")
 
 
@@ -213,6 +214,14 @@ class Console:
     def ask(self, line: str, pattern: str | re.Pattern[str], timeout: float = 10.0) -> Seen:
         """Type a line and wait for the answer."""
         return self.wait_for(pattern, timeout, start=self.send(line))
+
+    def create(self, title: str, when: str, guide: str) -> tuple[Seen, str]:
+        """Create a party through the console; return the host's reply and the join code."""
+        created = self.ask(f"/watchparty create {title} | {when} | {guide}",
+                           f"→ Party {title} created for", timeout=20)
+        code = JOIN_CODE.search(created.line)
+        assert code, self.transcript()
+        return created, code[1]
 
     def close_stdin(self) -> None:
         """End of input, as when a pipe closes."""

@@ -20,7 +20,8 @@ from .botproc import BUILTIN_GUIDES, USER, Console, bot_env, database
 from .conftest import StartConsole
 
 BANNER = f"watchparty console — you are {USER} (a moderator)"
-BYE = "Bye. Scheduled parties stay stored; they go on when the bot runs again."
+BYE = "Bye."
+REHEARSAL_BYE = "Bye. This run's parties were in memory only; nothing was stored."
 CODE = re.compile(r"Join code `([A-Z2-9]{6})`")
 
 
@@ -67,7 +68,8 @@ def test_whole_social_dilemma_party_at_speed_60(tmp_path: Path,
     # Press Going: the reply, and the announcement's count goes up by editing it.
     going = bot.send(rsvp.match[1])
     bot.wait_for("→ You're going to The Social Dilemma.", start=going)
-    bot.wait_for(re.compile(r"\(message [\w-]+ updated\) .*✅ Going 1 · 🤔 Maybe 0"), start=going)
+    bot.wait_for(re.compile(r"^\(updated: 🎬 The Social Dilemma\) .*✅ Going 1 · 🤔 Maybe 0"),
+                 start=going)
 
     # The ready check (2 minutes before, i.e. 2 s), its Ready button and the live count.
     check = bot.wait_for("starts soon. Load the film and pause at 0:00, then press Ready.",
@@ -75,7 +77,7 @@ def test_whole_social_dilemma_party_at_speed_60(tmp_path: Path,
     ready_button = bot.wait_for(re.compile(r"^\s+\[(\d+)\] Ready$"), start=check.index)
     pressed = bot.send(ready_button.match[1])
     bot.wait_for("→ Marked ready for The Social Dilemma. 1 ready so far.", start=pressed)
-    bot.wait_for(re.compile(r"\(message [\w-]+ updated\) .*🟢 Ready: 1"), start=pressed)
+    bot.wait_for(re.compile(r"^\(updated: .*The Social Dilemma.*\) .*🟢 Ready: 1"), start=pressed)
 
     # The 1-minute reminder, the countdown and GO.
     bot.wait_for(re.compile(rf"watchparty: 🔔 The Social Dilemma starts in .*Join code `{code}`"),
@@ -141,7 +143,7 @@ def test_whole_social_dilemma_party_at_speed_60(tmp_path: Path,
 
     bot.close_stdin()
     assert bot.wait_exit(timeout=15) == 0, bot.transcript()
-    assert bot.lines[-1] == BYE, bot.transcript()
+    assert bot.lines[-1] == REHEARSAL_BYE, bot.transcript()
     _no_traceback(bot)
     # A rehearsal saves nothing: the only file it wrote is the export that was asked for.
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"watchparty-{code}.json"]
@@ -158,7 +160,7 @@ def test_end_of_piped_input_exits_promptly(tmp_path: Path, start_console: StartC
     bot.close_stdin()
     assert bot.wait_exit(timeout=10) == 0, bot.transcript()
     assert time.monotonic() - closed < 5, "leaving on end of input took too long"
-    assert bot.lines[-1] == BYE, bot.transcript()
+    assert bot.lines[-1] == REHEARSAL_BYE, bot.transcript()
     _no_traceback(bot)
     assert list(tmp_path.iterdir()) == []
 
@@ -182,7 +184,10 @@ def test_signal_stops_cleanly_and_the_party_stays_scheduled(
     bot.signal(sig)
     assert bot.wait_exit(timeout=15) == 0, bot.transcript()
     assert time.monotonic() - sent < 10
-    assert bot.lines[-1] == BYE, bot.transcript()
+    assert bot.lines[-2:] == [
+        f"Party `{code_match[1]}` (Signal Night) stays scheduled; it goes on when the bot runs "
+        f"again. To drop it, run the bot and type /watchparty cancel {code_match[1]}.",
+        BYE], bot.transcript()
     _no_traceback(bot)
 
     # Nothing was half-written: the party, its RSVP and its schedule are in the file...
@@ -238,7 +243,8 @@ def test_bad_input_gets_a_clear_line_and_the_console_keeps_going(
     still_running()
 
     bot.ask("reply 99 x", "⚠ There's no prompt 99 to answer.")
-    bot.ask("react 99 😂", "⚠ There's no prompt 99 to answer.")
+    bot.ask("react 99 😂", "⚠ There's no prompt 99 to react to.")
+    bot.ask("unreact 99 😂", "⚠ There's no prompt 99 to react to.")
     bot.ask("/watchparty create | in 1h", "⚠ /watchparty create needs title")
     bot.ask("blah", "⚠ I don't know “blah”.")
     bot.ask("7", "⚠ There's no button 7.")

@@ -24,7 +24,7 @@ from .botproc import DATA, USER, Console, PromptPost, bot_env, database
 from .conftest import StartConsole
 
 BANNER = f"watchparty console — you are {USER} (a moderator)"
-BYE = "Bye. Scheduled parties stay stored; they go on when the bot runs again."
+BYE = "Bye."  # the party is over: nothing of this chat is left to go on
 CODE = re.compile(r"Join code `([A-Z2-9]{6})`")
 ANSWER = "Saw it just before the crash."
 LATE_NOTE_AFTER = 15  # seconds; bot/service.py

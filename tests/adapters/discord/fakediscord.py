@@ -811,6 +811,47 @@ class FakeDiscord:
         await self.dispatch("INTERACTION_CREATE", payload)
         return answer
 
+    async def click_id(self, user: User, custom_id: str, channel: int | None = None,
+                       message: dict[str, Any] | None = None,
+                       component_type: int = 2) -> Answer:
+        """Send a component interaction with any custom_id (a forged or stale one)."""
+        channel_id = int(message["channel_id"]) if message else channel or self.channels[0]
+        payload, answer = self._interaction(
+            3, user, channel_id, {"custom_id": custom_id, "component_type": component_type},
+            message=message)
+        await self.dispatch("INTERACTION_CREATE", payload)
+        return answer
+
+    async def submit_form(self, user: User, custom_id: str, text: str,
+                          channel: int | None = None) -> Answer:
+        """Send a modal submit with any custom_id and one text field."""
+        fields = [{"type": 18, "id": 1, "component": {"type": 4, "id": 2,
+                                                      "custom_id": "answer", "value": text}}]
+        payload, answer = self._interaction(5, user, channel or self.channels[0],
+                                            {"custom_id": custom_id, "components": fields})
+        await self.dispatch("INTERACTION_CREATE", payload)
+        return answer
+
+    async def slash_raw(self, user: User, command: str, options: list[dict[str, Any]],
+                        channel: int | None = None) -> Answer:
+        """Run `/watchparty <command>` with options as given (types and names unchecked)."""
+        path = ["watchparty", *command.split()]
+        data = self._command_data(path, {})
+        inner = data
+        for _ in path[1:]:
+            inner = inner["options"][0]
+        inner["options"] = options
+        payload, answer = self._interaction(2, user, channel or self.channels[0], data)
+        await self.dispatch("INTERACTION_CREATE", payload)
+        return answer
+
+    async def slash_data(self, user: User, data: dict[str, Any], channel: int | None = None,
+                         kind: int = 2) -> Answer:
+        """Send an application command (or autocomplete) interaction with any data."""
+        payload, answer = self._interaction(kind, user, channel or self.channels[0], data)
+        await self.dispatch("INTERACTION_CREATE", payload)
+        return answer
+
     async def submit_modal(self, user: User, opened: Answer, text: str,
                            message: dict[str, Any] | None = None) -> Answer:
         """Fill in and submit the modal an interaction opened."""

@@ -132,12 +132,16 @@ async def test_every_subcommand(fake: FakeDiscord, bot: RunningBot) -> None:
     started = await run(host, "start", party=code)
     assert "Countdown started" in started.text
     await fake.wait_message("▶ GO", home)
+    # Pause and resume: the caller's ephemeral answer, and the notice to the whole channel.
     paused = await run(mod, "pause")
     assert paused.ephemeral and "paused at" in paused.text
+    await fake.wait_message("paused at", home)
     now = await run(guest, "now")
     assert "Paused at" in now.text
     resumed = await run(host, "resume")
-    assert "Resuming" in resumed.text
+    assert resumed.ephemeral and "Resuming" in resumed.text
+    notice = await fake.wait_message("Resuming", home)
+    assert re.search(r"GO at <t:\d+:T> — <t:\d+:R>", notice["content"]), notice
     cancelled = await run(host, "cancel")
     assert "was cancelled by" in cancelled.text
     forgotten = await run(guest, "forget-me")

@@ -173,6 +173,7 @@ class Call:
     params: dict[str, Any]
     status: int
     chat_id: int | None = None
+    done: float = 0.0  # when the fake answered it (monotonic)
 
 
 @dataclass
@@ -212,6 +213,7 @@ class FakeTelegram:
         self.commands: list[dict[str, Any]] = []
         self.callback_answers: dict[str, dict[str, Any]] = {}
         self.open_queries: set[str] = set()
+        self.answered: dict[str, float] = {}  # when each query was answered (monotonic)
         self.reactions_set: list[tuple[int, int, list[dict[str, Any]]]] = []
         self.files: dict[str, tuple[str, bytes]] = {}
         self.polls: dict[str, dict[str, Any]] = {}
@@ -346,6 +348,7 @@ class FakeTelegram:
             await self._notify()
             return web.json_response({"ok": False, "error_code": 500,
                                       "description": f"fake server bug: {exc!r}"}, status=500)
+        call.done = time.monotonic()
         await self._notify()
         return web.json_response({"ok": True, "result": result})
 
@@ -553,6 +556,7 @@ class FakeTelegram:
             raise ApiError(400, "Bad Request: MESSAGE_TOO_LONG")
         self.callback_answers[query_id] = {"text": text,
                                            "show_alert": bool(params.get("show_alert"))}
+        self.answered[query_id] = time.monotonic()
         return True
 
     async def api_sendDocument(self, params: dict[str, Any], files: dict[str, Any]) -> Any:
@@ -759,6 +763,13 @@ class FakeTelegram:
                    "message": posted.json, "data": posted.button(label)}
         return self._queue("callback_query", payload), query_id
 
+    def inject(self, payload: dict[str, Any]) -> int:
+        """Deliver an update exactly as given (one the bot may not be able to decode)."""
+        update = {"update_id": next(self._update_ids), **payload}
+        self.updates.append(update)
+        self._poke()
+        return int(update["update_id"])
+
     def press_data(self, posted: Posted, user: dict[str, Any], data: str) -> tuple[int, str]:
         """A user presses a button carrying arbitrary data (a stale or forged one)."""
         query_id = str(next(self._ids) + 900_000)
@@ -877,6 +888,15 @@ class FakeTelegram:
     def answer_to(self, query_id: str) -> dict[str, Any] | None:
         """What the bot answered a button press with (text, show_alert), once answered."""
         return self.callback_answers.get(query_id)
+
+    def sent_at(self, chat: dict[str, Any]) -> list[float]:
+        """When each message or edit the bot sent to a chat went through (monotonic seconds)."""
+        return [c.done for c in self.calls
+                if c.method in SENDING and c.chat_id == chat["id"] and c.status == 200]
+
+    def answered_at(self, query_id: str) -> float | None:
+        """When the bot answered a button press (monotonic seconds), once answered."""
+        return self.answered.get(query_id)
 
     def calls_to(self, method: str, chat: dict[str, Any] | None = None) -> list[Call]:
         """The requests of one method (to one chat)."""

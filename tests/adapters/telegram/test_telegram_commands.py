@@ -12,6 +12,9 @@ import pytest
 from faketelegram import FakeTelegram, Posted
 from tgharness import DATA, StartBot
 
+from adapters.telegram.chats import chat_ref
+from bot.party import ACTIVE_STATES
+
 CODE = re.compile(r"Join code ([A-Z2-9]{6})\.")
 
 
@@ -129,10 +132,12 @@ async def test_party_subcommands_and_refusals(fake: FakeTelegram, start_bot: Sta
 
     forgotten = await fake.ask(group, ann, "/watchparty forget-me")
     assert forgotten.text.startswith("Done: 3 records of yours in this chat deleted")
-    cancelled = await fake.ask(group, mo, f"/watchparty cancel {code}")
-    assert "was cancelled by Mo" in cancelled.text
+    fake.command(group, mo, f"/watchparty cancel {code}")
+    await fake.wait_post(group, "was cancelled by Mo")
     await fake.wait_for(lambda: "Status: cancelled" in announcement.text and
                         not announcement.buttons, what="the announcement to show the cancel")
+    await fake.ask(group, ann, "/watchparty list")  # queued after any second copy
+    assert len(notices(fake, group, "🚫")) == 1, fake.transcript()
 
 
 async def test_argument_errors(fake: FakeTelegram, start_bot: StartBot,
@@ -216,20 +221,64 @@ async def test_linking_another_group(fake: FakeTelegram, start_bot: StartBot,
     assert again.text == "This chat already takes part in “Linked”."
 
 
+def notices(fake: FakeTelegram, group: dict[str, Any], mark: str) -> list[Posted]:
+    """The bot's messages in a group that begin with a notice's mark (⏸, ⏯, 🚫)."""
+    return [p for p in fake.in_chat(group) if p.text.startswith(mark)]
+
+
 async def test_pause_and_resume_a_running_party(fake: FakeTelegram, start_bot: StartBot,
                                                 people: dict[str, Any]) -> None:
     group, gus, mo = people["group"], people["gus"], people["mo"]
-    await start_bot()
+    bot = await start_bot(resume_countdown_seconds=4)
     code, _ = await create(fake, group, gus, "Pausing | in 1h | quick")
     started = await fake.ask(group, gus, "/watchparty start now")
     assert started.text == "Countdown started for Pausing."
     await fake.wait_post(group, "▶ GO — press play now (Pausing)", within=6)
-    paused = await fake.ask(group, mo, f"/watchparty pause {code}")
-    assert "paused at 0:00:0" in paused.text and "by Mo" in paused.text
+    # The home group is told once: Telegram has no private reply to add to the notice.
+    fake.command(group, mo, f"/watchparty pause {code}")
+    paused = await fake.wait_post(group, "paused at 0:00:0")
+    assert paused.text.startswith("⏸ Pausing paused at") and "by Mo" in paused.text
     assert "already paused" in (await fake.ask(group, gus, "/watchparty pause")).text
     now = await fake.ask(group, gus, "/watchparty now")
     assert "Paused at 0:00:0" in now.text and "chapter 1 of 3" in now.text
-    resumed = await fake.ask(group, gus, "/watchparty resume")
-    assert "Resuming Pausing from 0:00:0" in resumed.text
+    assert len(notices(fake, group, "⏸")) == 1, fake.transcript()
+    # Resume names the instant of GO, RESUME_COUNTDOWN_SECONDS ahead, in the chat's zone.
+    fake.command(group, gus, "/watchparty resume")
+    resumed = await fake.wait_post(group, "Resuming Pausing from 0:00:0")
+    [party] = await bot.runtime.store.parties_for_chat(chat_ref(group["id"]), ACTIVE_STATES)
+    assert party.resume_at is not None
+    go_at = party.resume_at.strftime("%H:%M:%S UTC")
+    assert f": GO at {go_at} — in 4 seconds. Press play at GO." in resumed.text, resumed.text
+    [at, soon] = [e for e in resumed.entities if e["type"] == "date_time"]
+    assert (at["date_time_format"], soon["date_time_format"]) == ("T", "r")
+    assert at["unix_time"] == soon["unix_time"] == int(party.resume_at.timestamp())
     await fake.wait_post(group, "▶ GO — press play now (Pausing, from 0:00:0", within=6)
     await fake.wait_post(group, "Chapter 1 of 3", within=6)
+    await fake.ask(group, gus, "/watchparty now")  # queued after any second copy
+    assert len(notices(fake, group, "⏯")) == 1, fake.transcript()
+
+
+async def test_a_linked_groups_administrator_can_unlink_it(fake: FakeTelegram,
+                                                           start_bot: StartBot,
+                                                           people: dict[str, Any]) -> None:
+    group, gus, hana = people["group"], people["gus"], people["hana"]
+    kim, lee, ida = fake.add_user("Kim"), fake.add_user("Lee"), fake.add_user("Ida")
+    other = fake.add_group("Book club", members=[(kim, "creator"), (ida, "administrator"),
+                                                 (lee, "member")])
+    await start_bot()
+    code, _ = await create(fake, group, gus, "Linked | in 1h | quick")
+    await fake.ask(other, kim, f"/watchparty link {code}")
+    request = await fake.wait_post(group, "asks to link a telegram chat")
+    fake.press(request, hana, "Approve")
+    await fake.wait_post(other, f"join code {code}")
+
+    # A member is refused; the group's administrator (asked of Telegram) may unlink it.
+    refused = await fake.ask(other, lee, f"/watchparty unlink {code}")
+    assert refused.text == ("Only the host (Gus) or a moderator of the linked chat may unlink "
+                            "here."), refused.text
+    unlinked = await fake.ask(other, ida, f"/watchparty unlink {code}")
+    assert unlinked.text == ("🔗 A telegram chat no longer takes part in Linked (unlinked by "
+                             "Ida). Its records stay in the export."), unlinked.text
+    await fake.wait_post(group, "no longer takes part in Linked")
+    listed = await fake.ask(other, lee, "/watchparty list")
+    assert code not in listed.entity_texts("code"), listed.text

@@ -56,6 +56,15 @@ async def wait_exit(proc: subprocess.Popen[bytes], within: float) -> int:
     raise AssertionError("the bot did not exit")
 
 
+async def finish(fake: FakeTelegram, bot: subprocess.Popen[bytes], last: int,
+                 within: float) -> int:
+    """Wait until the bot has confirmed `last` and is idle, then SIGTERM; its exit code."""
+    await fake.wait_confirmed(last, within=within)
+    await fake.wait_idle(15)
+    bot.send_signal(signal.SIGTERM)
+    return await wait_exit(bot, 15)
+
+
 async def test_sigkill_with_pending_updates_loses_and_repeats_nothing(
         fake: FakeTelegram, tmp_path: Path) -> None:
     hana, gus, mo, ann = (fake.add_user(n) for n in ("Hana", "Gus", "Mo", "Ann"))
@@ -91,10 +100,7 @@ async def test_sigkill_with_pending_updates_loses_and_repeats_nothing(
         assert records(db) == [("rsvp", str(gus["id"]), "going")]
 
         bot = bot_process(fake, db, log)
-        await fake.wait_confirmed(max(pending), within=20)
-        await fake.wait_idle()
-        bot.send_signal(signal.SIGTERM)
-        assert await wait_exit(bot, 15) == 0, log.read_text()[-3000:]
+        assert await finish(fake, bot, max(pending), within=20) == 0, log.read_text()[-3000:]
     finally:
         if bot.poll() is None:
             bot.kill()
@@ -133,3 +139,68 @@ async def test_a_refused_token_is_one_clear_line_and_a_failed_exit(fake: FakeTel
     assert lines[-1] == ("watchparty: TELEGRAM_TOKEN: Telegram does not accept this token "
                          "(revoked, or meant for another TELEGRAM_BASE_URL?)")
     assert "a-token-the-server" not in log.read_text()
+
+
+async def test_sigkill_in_a_burst_past_a_hung_update_records_everything_once(
+        fake: FakeTelegram, tmp_path: Path) -> None:
+    """Killed while later chats' presses are stored past an unfinished update, restarted.
+
+    The offset stayed below the hung update, so Telegram delivers the stored presses again:
+    they are recorded once, and the presses that waited, or came while the bot was down, too.
+    """
+    groups = []
+    for n in range(3):
+        host = fake.add_user(f"Host {n}")
+        people = [fake.add_user(f"Member {n}.{m}") for m in range(8)]
+        groups.append((fake.add_group(f"Burst {n}", members=[(host, "creator")]
+                                      + [(p, "member") for p in people]), host, people))
+    db, log = tmp_path / "wp.db", tmp_path / "bot.log"
+    bot = bot_process(fake, db, log)
+    expected: Counter[tuple[str, str, str]] = Counter()
+    try:
+        await fake.wait_for(lambda: fake.getupdates_waiting > 0 or bot.poll() is not None, 20,
+                            "the bot to start polling")
+        assert bot.poll() is None, log.read_text()
+        announcements = []
+        for n, (group, host, _) in enumerate(groups):
+            await fake.ask(group, host, f"/watchparty create Burst {n} | in 1h | quick",
+                           within=15)
+            announcements.append(await fake.wait_post(group, f"🎬 Burst {n}"))
+        await fake.wait_idle(15)
+
+        # The first group's guide upload hangs downloading; the burst goes on around it.
+        (first, host, _), *others = groups
+        fake.hold("getFile")
+        fake.upload(first, host, "mine.toml", (DATA / "quick.toml").read_bytes(),
+                    "/watchparty guide upload")
+        pending = []
+        for (_, _, people), announcement in zip(groups, announcements, strict=True):
+            for person in people:
+                pending.append(fake.press(announcement, person, "Going")[0])
+                expected[("rsvp", str(person["id"]), "going")] += 1
+        stored_elsewhere = {("rsvp", str(p["id"]), "going") for _, _, ps in others for p in ps}
+        await fake.wait_for(lambda: stored_elsewhere <= set(records(db)), 20,
+                            "the other groups' presses to be stored")
+        assert len(fake.in_chat(first)) == 2, "stored while the upload is still unanswered"
+        assert fake.confirmed <= min(pending), "nothing past the hung upload is confirmed"
+        bot.send_signal(signal.SIGKILL)
+        assert await wait_exit(bot, 10) == -signal.SIGKILL
+        fake.release()
+
+        # While the bot is down: the second group changes its mind.
+        for person in groups[1][2]:
+            pending.append(fake.press(announcements[1], person, "Not going")[0])
+            expected[("rsvp", str(person["id"]), "not_going")] += 1
+
+        bot = bot_process(fake, db, log)
+        assert await finish(fake, bot, max(pending), within=30) == 0, log.read_text()[-3000:]
+    finally:
+        if bot.poll() is None:
+            bot.kill()
+            bot.wait()
+
+    assert Counter(records(db)) == expected, log.read_text()[-3000:]
+    assert "Going 0 · 🤔 Maybe 0 · ❌ Not going 8" in announcements[1].text
+    assert "Going 8 · " in announcements[0].text and "Going 8 · " in announcements[2].text
+    uploaded = [p for p in fake.in_chat(first) if "mine" in p.text]
+    assert len(uploaded) == 1, "the upload is answered once, after the restart"

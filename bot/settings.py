@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot import render
 from bot.errors import UserError
+from bot.feeds import DEFAULT_ALLOWED_HOSTS, parse_allowed_hosts
 from bot.outbox import RateLimits
 from bot.timeparse import validate_zone
 
@@ -51,6 +52,9 @@ class Settings(BaseSettings):
     discord_rate_limits: str = "bot=50/1s; chat=5/5s"
     telegram_rate_limits: str = "bot=30/1s; chat=1/1s,20/60s"
     worker_id: str = Field(default_factory=default_worker_id)
+    follow_allowed_hosts: str = DEFAULT_ALLOWED_HOSTS
+    syncplay_password: SecretStr | None = None
+    jellyfin_api_key: SecretStr | None = None
 
     @field_validator("discord_token")
     @classmethod
@@ -77,6 +81,20 @@ class Settings(BaseSettings):
             raise ValueError("WORKER_ID must be 1 to 100 letters, digits or . _ : @ - (no "
                              f"spaces), unique among the running workers; got {value!r}")
         return value
+
+    @field_validator("follow_allowed_hosts")
+    @classmethod
+    def _follow_allowed_hosts(cls, value: str) -> str:
+        return ",".join(parse_allowed_hosts(value))  # raises ValueError saying what is accepted
+
+    @field_validator("syncplay_password", "jellyfin_api_key")
+    @classmethod
+    def _empty_secret_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        return value if value is not None and value.get_secret_value() else None
+
+    def allowed_feed_hosts(self) -> tuple[str, ...]:
+        """Return the hosts (`host` or `host:port`) that `follow` may connect to."""
+        return parse_allowed_hosts(self.follow_allowed_hosts)
 
     @field_validator("log_level")
     @classmethod

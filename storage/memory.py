@@ -16,7 +16,7 @@ from bot.party import LinkStatus, Party, PartyChat, PartyState
 from bot.ports import LogEntry, RecordRow, SentKind, SentMessage
 from bot.records import Record, RecordKind
 from storage import StoreConflict
-from storage.rules import FOLLOWERS, check_addable, check_record, follow, work_party_id
+from storage.rules import FOLLOWERS, WorkOnParty, check_addable, check_record, follow, work_party_id
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
@@ -55,7 +55,7 @@ def _own_fields(party: Party, party_id: int) -> Party:
     )
 
 
-class MemoryWork:
+class MemoryWork(WorkOnParty):
     """A unit of work on one party (`bot.ports.PartyWork`) under the store's lock for it.
 
     Writes land in the store at once, each leaving an undo step, so the block reads its own
@@ -68,16 +68,6 @@ class MemoryWork:
         self.party = party
         self._stored = None if party is None else _own_fields(party, party.id)
         self.undo: list[Callable[[], None]] = []
-
-    def _party_id(self) -> int:
-        if self.party is None:
-            raise LookupError("this unit of work has no party")
-        return self.party.id
-
-    def _own(self, party_id: int | None) -> None:
-        if party_id != self.party_id:
-            raise ValueError(f"party {party_id} is not this unit of work's party "
-                             f"{self.party_id}")
 
     async def save(self) -> None:
         """Write the party's own fields that changed since they were read or last saved."""

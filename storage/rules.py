@@ -41,6 +41,24 @@ def work_party_id(party_id: int | None, party: Party | None) -> int:
     return party.id
 
 
+class WorkOnParty:
+    """What every store's unit of work shares: the party it holds, and the check that a write
+    is for that party."""
+
+    party_id: int
+    party: Party | None
+
+    def _party_id(self) -> int:
+        if self.party is None:
+            raise LookupError("this unit of work has no party")
+        return self.party.id
+
+    def _own(self, party_id: int | None) -> None:
+        if party_id != self.party_id:
+            raise ValueError(f"party {party_id} is not this unit of work's party "
+                             f"{self.party_id}")
+
+
 @dataclass(frozen=True, slots=True)
 class Follower:
     """One kind of thing stored under a chat that goes with it to the chat's new id.

@@ -23,7 +23,7 @@ from bot.ports import LogEntry, RecordRow, SentKind, SentMessage
 from bot.records import Record, RecordKind
 from storage import StoreConflict, StoreUnavailable
 from storage.migrate import Migration, run_migrations
-from storage.rules import FOLLOWERS, check_addable, check_record, work_party_id
+from storage.rules import FOLLOWERS, WorkOnParty, check_addable, check_record, work_party_id
 
 log = logging.getLogger(__name__)
 
@@ -601,7 +601,7 @@ _FOLLOW_SQL = {
 }
 
 
-class SqliteWork:
+class SqliteWork(WorkOnParty):
     """A unit of work on one party (`bot.ports.PartyWork`), on the store's work connection.
 
     Its statements run as they are called, inside the transaction the store began with
@@ -619,16 +619,6 @@ class SqliteWork:
             return await _call(self._db, fn)
         except sqlite3.IntegrityError as exc:
             raise StoreConflict(str(exc)) from exc
-
-    def _party_id(self) -> int:
-        if self.party is None:
-            raise LookupError("this unit of work has no party")
-        return self.party.id
-
-    def _own(self, party_id: int | None) -> None:
-        if party_id != self.party_id:
-            raise ValueError(f"party {party_id} is not this unit of work's party "
-                             f"{self.party_id}")
 
     async def save(self) -> None:
         """Write the party's own fields that changed since they were read or last saved."""

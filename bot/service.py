@@ -28,7 +28,7 @@ from bot.party import (
     new_join_code,
     normalize_code,
 )
-from bot.ports import Clock, LogEntry, SentKind, SentMessage, Store
+from bot.ports import Clock, LogEntry, PartyWork, SentKind, SentMessage, Store
 from bot.records import Record, RecordKind, Rsvp
 from bot.richtext import Message
 from bot.timeline import instant_of, position
@@ -46,6 +46,7 @@ EXPORT_FORMATS = CHAT_FORMATS
 
 MessageFn = Callable[[str], Message]
 ScheduleFn = Callable[[list[Action]], Awaitable[list[Action]]]
+Later = Callable[[], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +83,6 @@ class WatchParty:
         self.guides = guides
         self.config = config
         self._schedule_hook: list[ScheduleFn] = []
-        self._locks: dict[int, asyncio.Lock] = {}
         self._guide_cache: dict[int, Guide | None] = {}
         self._background: set[asyncio.Task[Any]] = set()
         self._refreshing: dict[tuple[str, int], Party] = {}
@@ -104,8 +104,10 @@ class WatchParty:
             return
         await self._schedule_hook[0](actions)
 
-    def _lock(self, party_id: int) -> asyncio.Lock:
-        return self._locks.setdefault(party_id, asyncio.Lock())
+    async def _wake(self) -> None:
+        """Wake the scheduler for actions a unit of work stored (it adds nothing more)."""
+        if self._schedule_hook:
+            await self._schedule_hook[0]([])
 
     async def drain(self) -> None:
         """Wait for background posts (announcements, edits) started by commands."""
@@ -379,17 +381,20 @@ class WatchParty:
         code = new_join_code()
         while await self.store.get_party_by_code(code) is not None:
             code = new_join_code()
-        party = await self.store.create_party(Party(
-            id=0, code=code, title=title, host_platform=ctx.actor.platform,
-            host_user_id=ctx.actor.user_id, host_name=ctx.actor.display_name, home=ctx.chat,
-            starts_at=starts_at, timezone=zone, guide_name=guide.name if guide else None,
-            state=PartyState.SCHEDULED, created_at=now,
-            chats=[PartyChat(0, ctx.chat, LinkStatus.APPROVED, is_home=True)]))
+        # The party and its first actions are stored together: a party never lacks its GO.
+        async with self.store.new_party(Party(
+                id=0, code=code, title=title, host_platform=ctx.actor.platform,
+                host_user_id=ctx.actor.user_id, host_name=ctx.actor.display_name, home=ctx.chat,
+                starts_at=starts_at, timezone=zone, guide_name=guide.name if guide else None,
+                state=PartyState.SCHEDULED, created_at=now,
+                chats=[PartyChat(0, ctx.chat, LinkStatus.APPROVED, is_home=True)])) as tx:
+            party = _loaded(tx, code)
+            self._guide_cache[party.id] = guide
+            await tx.add_actions(self._pre_start_actions(party, settings, now))
         if guide is not None:
             await self.store.save_guide(_snapshot_scope(party), guide.name,
                                         guide.model_dump_json())
-        self._guide_cache[party.id] = guide
-        await self._schedule(self._pre_start_actions(party, settings, now))
+        await self._wake()
         self._reserve_go(party, party.starts_at)
         self._spawn(self._post(party, ctx.chat, await self._announcement(party, ctx.chat),
                                SentKind.ANNOUNCEMENT, Priority.NORMAL))
@@ -445,8 +450,7 @@ class WatchParty:
         if party.state not in ACTIVE_STATES:
             raise UserError("party_over", title=party.title, state=party.state.value)
         status = Rsvp(cmd.status)
-        async with self._lock(party.id):
-            await self._record(ctx, party, RecordKind.RSVP, status.value)
+        await self._record(ctx, party, RecordKind.RSVP, status.value)
         self._spawn(self._refresh_announcements(party))
         return c.Reply(render.rsvp_done(party, status), private=True)
 
@@ -456,21 +460,21 @@ class WatchParty:
         self._require_member_chat(party, ctx)
         if party.state not in (PartyState.SCHEDULED, PartyState.COUNTING_DOWN):
             raise UserError("ready_too_late", title=party.title, state=party.state.value)
-        async with self._lock(party.id):
-            await self._record(ctx, party, RecordKind.READY, "ready")
-            party = await self._reload(party)
+        await self._record(ctx, party, RecordKind.READY, "ready")
+        started = False
+        async with self.store.party(party.id) as tx:
+            party = _loaded(tx, party.code)
             tally = await self.tally(party)
             if (party.state is PartyState.SCHEDULED and party.ready_target is not None
                     and tally.ready >= party.ready_target):
-                await self._start_countdown(party)
+                await self._start_countdown(tx, party)
+                started = True
+        if started:
+            await self._countdown_started(party)
         self._spawn(self._refresh_ready_checks(party))
         return c.Reply(render.ready_done(party, tally), private=True)
 
-    async def _reload(self, party: Party) -> Party:
-        fresh = await self.store.get_party(party.id)
-        if fresh is None:
-            raise UserError("party_not_found", code=party.code)
-        return fresh
+
 
     # ---- linking --------------------------------------------------------------------------
 
@@ -480,18 +484,20 @@ class WatchParty:
         code = normalize_code(cmd.code)
         if code is None:
             raise UserError("code_invalid", code=cmd.code)
-        party = await self.store.get_party_by_code(code)
-        if party is None:
+        found = await self.store.get_party_by_code(code)
+        if found is None:
             raise UserError("party_not_found", code=cmd.code)
-        if party.state not in ACTIVE_STATES:
-            raise UserError("party_over", title=party.title, state=party.state.value)
-        existing = next((pc for pc in party.chats if pc.chat == ctx.chat), None)
-        if existing is not None and existing.status is LinkStatus.APPROVED:
-            raise UserError("already_linked", title=party.title)
-        if existing is not None and existing.status is LinkStatus.PENDING:
-            raise UserError("link_pending", title=party.title)
-        await self.store.upsert_party_chat(PartyChat(party.id, ctx.chat, LinkStatus.PENDING,
-                                                     requested_by=ctx.actor.display_name))
+        async with self.store.party(found.id) as tx:
+            party = _loaded(tx, cmd.code)
+            if party.state not in ACTIVE_STATES:
+                raise UserError("party_over", title=party.title, state=party.state.value)
+            existing = next((pc for pc in party.chats if pc.chat == ctx.chat), None)
+            if existing is not None and existing.status is LinkStatus.APPROVED:
+                raise UserError("already_linked", title=party.title)
+            if existing is not None and existing.status is LinkStatus.PENDING:
+                raise UserError("link_pending", title=party.title)
+            await tx.upsert_chat(PartyChat(party.id, ctx.chat, LinkStatus.PENDING,
+                                           requested_by=ctx.actor.display_name))
         request = render.link_request(party, ctx.chat, ctx.actor.display_name,
                                       buttons.link(party.id, ctx.chat, True),
                                       buttons.link(party.id, ctx.chat, False))
@@ -501,17 +507,18 @@ class WatchParty:
 
     async def decide_link(self, ctx: c.Context, cmd: c.DecideLink) -> c.Reply:
         """Approve or decline a link request (host, or a moderator of the home chat)."""
-        party = await self.resolve_party(ctx, cmd.party)
-        is_host = party.is_host(ctx.actor.platform, ctx.actor.user_id)
-        if not is_host and not (ctx.chat == party.home and await ctx.is_moderator()):
-            raise UserError("not_allowed", action="approve", who="host_or_home_moderator",
-                            host=party.host_name)
-        link = next((pc for pc in party.chats if pc.chat == cmd.chat), None)
-        if link is None or link.status is not LinkStatus.PENDING:
-            raise UserError("link_not_pending", title=party.title)
-        status = LinkStatus.APPROVED if cmd.approve else LinkStatus.DECLINED
-        await self.store.set_link_status(party.id, cmd.chat, status)
-        party = await self._reload(party)
+        found = await self.resolve_party(ctx, cmd.party)
+        async with self.store.party(found.id) as tx:
+            party = _loaded(tx, found.code)
+            is_host = party.is_host(ctx.actor.platform, ctx.actor.user_id)
+            if not is_host and not (ctx.chat == party.home and await ctx.is_moderator()):
+                raise UserError("not_allowed", action="approve", who="host_or_home_moderator",
+                                host=party.host_name)
+            link = next((pc for pc in party.chats if pc.chat == cmd.chat), None)
+            if link is None or link.status is not LinkStatus.PENDING:
+                raise UserError("link_not_pending", title=party.title)
+            status = LinkStatus.APPROVED if cmd.approve else LinkStatus.DECLINED
+            await tx.set_link_status(cmd.chat, status)
         notice = render.link_decided(party, cmd.approve, ctx.actor.display_name)
         self._spawn(self._post(party, cmd.chat, notice, SentKind.NOTICE, Priority.NORMAL))
         if cmd.approve:
@@ -526,18 +533,19 @@ class WatchParty:
         The chat's link is marked declined: nothing more is posted there, its records stay in
         the export, and a moderator may ask to link it again later.
         """
-        party = await self.resolve_party(ctx, cmd.party)
+        found = await self.resolve_party(ctx, cmd.party)
         target = cmd.chat or ctx.chat
-        is_host = party.is_host(ctx.actor.platform, ctx.actor.user_id)
-        if not is_host and not (ctx.chat == target and await ctx.is_moderator()):
-            raise UserError("not_allowed", action="unlink", who="host_or_linked_moderator",
-                            host=party.host_name)
-        if target == party.home:
-            raise UserError("unlink_home", title=party.title)
-        if target not in party.approved_chats():
-            raise UserError("not_linked", title=party.title)
-        await self.store.set_link_status(party.id, target, LinkStatus.DECLINED)
-        party = await self._reload(party)
+        async with self.store.party(found.id) as tx:
+            party = _loaded(tx, found.code)
+            is_host = party.is_host(ctx.actor.platform, ctx.actor.user_id)
+            if not is_host and not (ctx.chat == target and await ctx.is_moderator()):
+                raise UserError("not_allowed", action="unlink", who="host_or_linked_moderator",
+                                host=party.host_name)
+            if target == party.home:
+                raise UserError("unlink_home", title=party.title)
+            if target not in party.approved_chats():
+                raise UserError("not_linked", title=party.title)
+            await tx.set_link_status(target, LinkStatus.DECLINED)
         notice = render.unlinked(party, target, ctx.actor.display_name)
         if ctx.chat != party.home:  # there the reply is the notice
             self._spawn(self._post(party, party.home, notice, SentKind.NOTICE, Priority.NORMAL))
@@ -547,56 +555,65 @@ class WatchParty:
 
     async def start(self, ctx: c.Context, cmd: c.StartParty) -> c.Reply:
         """Start the countdown now, or when N people are ready."""
-        party = await self.resolve_party(ctx, cmd.party)
-        await self._require_host_or_mod(party, ctx, "start")
+        found = await self.resolve_party(ctx, cmd.party)
+        await self._require_host_or_mod(found, ctx, "start")
         words = cmd.when.strip().lower().split()
-        async with self._lock(party.id):
-            party = await self._reload(party)
+        started = False
+        async with self.store.party(found.id) as tx:
+            party = _loaded(tx, found.code)
             if party.state is not PartyState.SCHEDULED:
                 raise UserError("invalid_transition", title=party.title,
                                 state=party.state.value, target=PartyState.COUNTING_DOWN.value)
             if words == ["now"] or not words:
-                await self._start_countdown(party)
-                return c.Reply(render.starting(party))
-            if len(words) == 2 and words[0] == "ready" and words[1].isdigit():
+                await self._start_countdown(tx, party)
+                started = True
+            elif len(words) == 2 and words[0] == "ready" and words[1].isdigit():
                 target = int(words[1])
                 if not 1 <= target <= 10_000:
                     raise UserError("start_when_invalid", text=cmd.when)
                 party.ready_target = target
-                await self.store.update_party(party)
+                await tx.save()
                 tally = await self.tally(party)
                 if tally.ready >= target:
-                    await self._start_countdown(party)
-                    return c.Reply(render.starting(party))
-                return c.Reply(render.waiting_for_ready(party, tally))
-            raise UserError("start_when_invalid", text=cmd.when)
+                    await self._start_countdown(tx, party)
+                    started = True
+            else:
+                raise UserError("start_when_invalid", text=cmd.when)
+        if not started:
+            return c.Reply(render.waiting_for_ready(party, tally))
+        await self._countdown_started(party)
+        return c.Reply(render.starting(party))
 
-    async def _start_countdown(self, party: Party) -> None:
-        """Move the start to now + countdown and post the countdown (caller holds the lock)."""
-        await self.store.cancel_actions(party.id, PRE_START_KINDS)
+    async def _start_countdown(self, tx: PartyWork, party: Party) -> None:
+        """Move the start to now + countdown in the unit of work; `_countdown_started` posts."""
+        await tx.cancel_actions(PRE_START_KINDS)
         planned = party.starts_at
         party.starts_at = self.clock.now().replace(microsecond=0) + self.config.countdown
         self._reserve_go(party, party.starts_at, release=planned)
         party.transition(PartyState.COUNTING_DOWN)
-        await self.store.update_party(party)
-        await self._schedule([Action(party.id, ActionKind.GO, party.starts_at)])
+        await tx.save()
+        await tx.add_actions([Action(party.id, ActionKind.GO, party.starts_at)])
+
+    async def _countdown_started(self, party: Party) -> None:
+        """After the countdown's unit of work commits: wake the timer, post the countdown."""
+        await self._wake()
         await self._broadcast(party, lambda zone: render.countdown(party, zone),
                               SentKind.COUNTDOWN, Priority.COUNTDOWN)
         self._spawn(self._refresh_announcements(party))
 
     async def pause(self, ctx: c.Context, cmd: c.PauseParty) -> c.Reply:
         """Pause the film clock; every later prompt waits."""
-        party = await self.resolve_party(ctx, cmd.party)
-        await self._require_host_or_mod(party, ctx, "pause")
-        async with self._lock(party.id):
-            party = await self._reload(party)
+        found = await self.resolve_party(ctx, cmd.party)
+        await self._require_host_or_mod(found, ctx, "pause")
+        async with self.store.party(found.id) as tx:
+            party = _loaded(tx, found.code)
             if party.state is PartyState.PAUSED:
                 raise UserError("already_paused", title=party.title)
             party.transition(PartyState.PAUSED)
             now = self.clock.now()
             party.paused_at = now
-            await self.store.update_party(party)
-            await self.store.cancel_actions(party.id, FILM_KINDS)
+            await tx.save()
+            await tx.cancel_actions(FILM_KINDS)
             at = position(party, now) or 0.0
         await self._broadcast(party, lambda zone: render.paused(party, at, ctx.actor.display_name),
                               SentKind.NOTICE, Priority.COUNTDOWN)
@@ -605,10 +622,10 @@ class WatchParty:
 
     async def resume(self, ctx: c.Context, cmd: c.ResumeParty) -> c.Reply:
         """Post a short countdown, then GO again from where the film was paused."""
-        party = await self.resolve_party(ctx, cmd.party)
-        await self._require_host_or_mod(party, ctx, "resume")
-        async with self._lock(party.id):
-            party = await self._reload(party)
+        found = await self.resolve_party(ctx, cmd.party)
+        await self._require_host_or_mod(found, ctx, "resume")
+        async with self.store.party(found.id) as tx:
+            party = _loaded(tx, found.code)
             if party.state is not PartyState.PAUSED:
                 raise UserError("invalid_transition", title=party.title,
                                 state=party.state.value, target=PartyState.PLAYING.value)
@@ -616,10 +633,11 @@ class WatchParty:
                 raise UserError("already_resuming", title=party.title)
             seconds = int(self.config.resume_countdown.total_seconds())
             party.resume_at = self.clock.now().replace(microsecond=0) + self.config.resume_countdown
-            await self.store.update_party(party)
-            await self._schedule([Action(party.id, ActionKind.RESUME_GO, party.resume_at)])
+            await tx.save()
+            await tx.add_actions([Action(party.id, ActionKind.RESUME_GO, party.resume_at)])
             self._reserve_go(party, party.resume_at)
             at = position(party, self.clock.now()) or 0.0
+        await self._wake()
         await self._broadcast(party, lambda zone: render.resume_countdown(party, at, zone, seconds),
                               SentKind.COUNTDOWN, Priority.COUNTDOWN)
         return c.Reply(render.resume_countdown(party, at, await self.zone_for(ctx.chat), seconds),
@@ -627,16 +645,17 @@ class WatchParty:
 
     async def cancel(self, ctx: c.Context, cmd: c.CancelParty) -> c.Reply:
         """Cancel a party that has not finished; its pending actions go with it."""
-        party = await self.resolve_party(ctx, cmd.party)
-        await self._require_host_or_mod(party, ctx, "cancel")
-        async with self._lock(party.id):
-            party = await self._reload(party)
+        found = await self.resolve_party(ctx, cmd.party)
+        await self._require_host_or_mod(found, ctx, "cancel")
+        async with self.store.party(found.id) as tx:
+            party = _loaded(tx, found.code)
             party.transition(PartyState.CANCELLED)
             party.finished_at = self.clock.now()
-            await self.store.update_party(party)
-            await self.store.cancel_actions(party.id, frozenset(ActionKind))
-            await self._schedule_retention(party, party.finished_at)
+            await tx.save()
+            await tx.cancel_actions(frozenset(ActionKind))
             self._reserve_go(party, None, release=party.starts_at)
+        # Retention actions belong to no party (they outlive it): stored once the party is.
+        await self._schedule_retention(party, party.finished_at)
         await self._broadcast(party, lambda zone: render.cancelled(party, ctx.actor.display_name),
                               SentKind.NOTICE, Priority.NORMAL)
         self._spawn(self._refresh_announcements(party))
@@ -789,27 +808,26 @@ class WatchParty:
         if found is None:
             return
         sent, party = found
-        async with self._lock(party.id):
-            have: Counter[str] = Counter()
-            async for rec in self.store.iter_records(party.id):
-                if (rec.message_id == cmd.message_id and rec.platform == ctx.chat.platform
-                        and rec.chat_id == ctx.chat.chat_id and rec.user_id == ctx.actor.user_id):
-                    if rec.kind is RecordKind.REACTION_ADDED:
-                        have[rec.value] += 1
-                    elif rec.kind is RecordKind.REACTION_REMOVED:
-                        have[rec.value] -= 1
-            wanted = dict(cmd.counts)
-            for emoji in sorted(set(have) | set(wanted)):
-                count, target = have[emoji], max(0, wanted.get(emoji, 0))
-                while count != target:
-                    added = count < target
-                    count += 1 if added else -1
-                    # One event name per total reached, so a redelivered update stores nothing new.
-                    event = f"{ctx.event}:{emoji}:{count}" if ctx.event else None
-                    await self._record(ctx, party, RecordKind.REACTION_ADDED if added
-                                       else RecordKind.REACTION_REMOVED, emoji,
-                                       prompt=sent.prompt, message_id=cmd.message_id,
-                                       event=event)
+        have: Counter[str] = Counter()
+        async for rec in self.store.iter_records(party.id):
+            if (rec.message_id == cmd.message_id and rec.platform == ctx.chat.platform
+                    and rec.chat_id == ctx.chat.chat_id and rec.user_id == ctx.actor.user_id):
+                if rec.kind is RecordKind.REACTION_ADDED:
+                    have[rec.value] += 1
+                elif rec.kind is RecordKind.REACTION_REMOVED:
+                    have[rec.value] -= 1
+        wanted = dict(cmd.counts)
+        for emoji in sorted(set(have) | set(wanted)):
+            count, target = have[emoji], max(0, wanted.get(emoji, 0))
+            while count != target:
+                added = count < target
+                count += 1 if added else -1
+                # One event name per total reached, so a redelivered update stores nothing new.
+                event = f"{ctx.event}:{emoji}:{count}" if ctx.event else None
+                await self._record(ctx, party, RecordKind.REACTION_ADDED if added
+                                   else RecordKind.REACTION_REMOVED, emoji,
+                                   prompt=sent.prompt, message_id=cmd.message_id,
+                                   event=event)
 
     async def record_poll_vote(self, ctx: c.Context, cmd: c.RecordPollVote) -> None:
         """Record a vote in a guide poll (the option texts, or empty for a retraction)."""
@@ -865,8 +883,7 @@ class WatchParty:
         delivered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._delivering[action.id] = delivered
         try:
-            async with self._lock(action.party_id):
-                return await self._fire_locked(action, action.party_id, now)
+            return await self._fire_work(action, action.party_id, now)
         finally:
             # The party is free again while its messages go out: a slow chat stops nobody.
             try:
@@ -875,31 +892,36 @@ class WatchParty:
                 del self._delivering[action.id]
                 delivered.set_result(None)
 
-    async def _fire_locked(self, action: Action, party_id: int, now: datetime) -> ActionStatus:
-        """Decide and store what an action does (the caller holds the party's lock)."""
-        party = await self.store.get_party(party_id)
-        if party is None:
-            return ActionStatus.SKIPPED
-        lateness = now - action.due_at
-        too_late = lateness > self.config.grace
-        late = lateness if lateness > self.config.late_note_after else None
-        status = await self._fire_party_action(party, action, now, too_late, late)
-        if too_late and status is ActionStatus.SKIPPED:
-            log.warning("action %s (%s) of party %s was %ds late, past the grace period: "
-                        "skipped", action.id, action.kind.value, party.id,
-                        lateness.total_seconds())
-            await self.store.add_log(LogEntry(party.id, now, "action_skipped", {
-                "kind": action.kind.value, "due_at": action.due_at.isoformat(),
-                "late_seconds": int(lateness.total_seconds()),
-                "prompt": action.payload.get("chapter")}))
-        elif late is not None:
-            await self.store.add_log(LogEntry(party.id, now, "action_late", {
-                "kind": action.kind.value, "due_at": action.due_at.isoformat(),
-                "late_seconds": int(lateness.total_seconds())}))
+    async def _fire_work(self, action: Action, party_id: int, now: datetime) -> ActionStatus:
+        """Decide and store what an action does in one unit of work; deliver after it commits."""
+        later: list[Later] = []
+        async with self.store.party(party_id) as tx:
+            party = tx.party
+            if party is None:
+                return ActionStatus.SKIPPED
+            lateness = now - action.due_at
+            too_late = lateness > self.config.grace
+            late = lateness if lateness > self.config.late_note_after else None
+            status = await self._fire_party_action(tx, party, action, now, too_late, late, later)
+            if too_late and status is ActionStatus.SKIPPED:
+                log.warning("action %s (%s) of party %s was %ds late, past the grace period: "
+                            "skipped", action.id, action.kind.value, party.id,
+                            lateness.total_seconds())
+                await tx.add_log(LogEntry(party.id, now, "action_skipped", {
+                    "kind": action.kind.value, "due_at": action.due_at.isoformat(),
+                    "late_seconds": int(lateness.total_seconds()),
+                    "prompt": action.payload.get("chapter")}))
+            elif late is not None:
+                await tx.add_log(LogEntry(party.id, now, "action_late", {
+                    "kind": action.kind.value, "due_at": action.due_at.isoformat(),
+                    "late_seconds": int(lateness.total_seconds())}))
+        for step in later:
+            await step()
         return status
 
-    async def _fire_party_action(self, party: Party, action: Action, now: datetime,
-                                 too_late: bool, late: timedelta | None) -> ActionStatus:
+    async def _fire_party_action(self, tx: PartyWork, party: Party, action: Action,
+                                 now: datetime, too_late: bool, late: timedelta | None,
+                                 later: list[Later]) -> ActionStatus:
         kind = action.kind
         if kind is ActionKind.REMINDER or kind is ActionKind.READY_CHECK:
             if party.state is not PartyState.SCHEDULED or too_late:
@@ -911,22 +933,23 @@ class WatchParty:
                 mentions = tally.going_users if settings.ping_reminders else ()
                 await self._fire_post(party, action, SentKind.REMINDER, Priority.NORMAL,
                                       lambda zone: render.reminder(party, zone, now, mentions),
-                                      late)
+                                      late, later)
             else:
                 await self._fire_post(party, action, SentKind.READY_CHECK, Priority.NORMAL,
-                                      lambda zone: render.ready_check(party, tally, True), late)
+                                      lambda zone: render.ready_check(party, tally, True), late,
+                                      later)
             return ActionStatus.DONE
         if kind is ActionKind.COUNTDOWN:
             if party.state is not PartyState.SCHEDULED:
                 return ActionStatus.SKIPPED
             party.transition(PartyState.COUNTING_DOWN)
-            await self.store.update_party(party)
+            await tx.save()
             if too_late or now >= party.starts_at:
                 return ActionStatus.SKIPPED
             self._reserve_go(party, party.starts_at)
             await self._fire_post(party, action, SentKind.COUNTDOWN, Priority.COUNTDOWN,
-                                  lambda zone: render.countdown(party, zone), None)
-            self._spawn(self._refresh_announcements(party))
+                                  lambda zone: render.countdown(party, zone), None, later)
+            later.append(self._later_refresh(party))
             return ActionStatus.DONE
         if kind is ActionKind.GO:
             if party.state is PartyState.SCHEDULED:
@@ -935,13 +958,14 @@ class WatchParty:
                 return ActionStatus.SKIPPED
             party.transition(PartyState.PLAYING)
             party.go_at = action.due_at
-            await self.store.update_party(party)
-            await self._schedule(await self._film_actions(party, now))
+            await tx.save()
+            await tx.add_actions(await self._film_actions(party, now))
+            later.append(self._wake)
             if too_late:
                 return ActionStatus.SKIPPED
             await self._fire_post(party, action, SentKind.GO, Priority.GO,
-                                  lambda zone: render.go(party, 0.0), late)
-            self._spawn(self._refresh_announcements(party))
+                                  lambda zone: render.go(party, 0.0), late, later)
+            later.append(self._later_refresh(party))
             return ActionStatus.DONE
         if kind is ActionKind.RESUME_GO:
             if party.state is not PartyState.PAUSED or party.resume_at is None:
@@ -952,33 +976,45 @@ class WatchParty:
             party.paused_at = None
             party.resume_at = None
             party.transition(PartyState.PLAYING)
-            await self.store.update_party(party)
-            await self._schedule(await self._film_actions(party, now))
+            await tx.save()
+            await tx.add_actions(await self._film_actions(party, now))
+            later.append(self._wake)
             if too_late:
                 return ActionStatus.SKIPPED
             await self._fire_post(party, action, SentKind.GO, Priority.GO,
-                                  lambda zone: render.go(party, at), late)
+                                  lambda zone: render.go(party, at), late, later)
             return ActionStatus.DONE
         if kind is ActionKind.PROMPT:
             if party.state is not PartyState.PLAYING or too_late:
                 return ActionStatus.SKIPPED
-            await self._fire_prompt(party, action, late)
+            await self._fire_prompt(party, action, late, later)
             return ActionStatus.DONE
         if kind is ActionKind.SUMMARY:
             if party.state not in (PartyState.PLAYING, PartyState.PAUSED):
                 return ActionStatus.SKIPPED
             party.transition(PartyState.FINISHED)
             party.finished_at = now
-            await self.store.update_party(party)
-            await self._schedule_retention(party, now)
-            self._spawn(self._refresh_announcements(party))
+            await tx.save()
+            finished = party.finished_at
+
+            async def retention() -> None:
+                # Retention actions belong to no party (they outlive it): stored after it.
+                await self._schedule_retention(party, finished)
+            later.append(retention)
+            later.append(self._later_refresh(party))
             if too_late:
                 return ActionStatus.SKIPPED
             summary = await self.summary_of(party)
             await self._fire_post(party, action, SentKind.SUMMARY, Priority.NORMAL,
-                                  lambda zone: render.summary(party, summary), late)
+                                  lambda zone: render.summary(party, summary), late, later)
             return ActionStatus.DONE
         return ActionStatus.SKIPPED
+
+    def _later_refresh(self, party: Party) -> Later:
+        """A step, run after the commit, that starts refreshing a party's announcements."""
+        async def step() -> None:
+            self._spawn(self._refresh_announcements(party))
+        return step
 
     async def _film_actions(self, party: Party, now: datetime) -> list[Action]:
         """Prompts still ahead in the film, and the closing summary, from the timeline."""
@@ -1000,25 +1036,31 @@ class WatchParty:
 
     async def _fire_post(self, party: Party, action: Action, kind: SentKind,
                          priority: Priority, build: MessageFn, late: timedelta | None,
-                         prompt: str | None = None) -> None:
-        """Queue an action's message to every linked chat that has not had it yet.
+                         later: list[Later], prompt: str | None = None) -> None:
+        """Decide an action's message to every linked chat that has not had it yet.
 
-        `fire` awaits the deliveries once the party's lock is released.
+        The messages are queued once the unit of work commits; `fire` awaits their delivery.
         """
         assert action.id is not None
-        done = {(s.chat, s.prompt) for s in await self.store.sent_for_action(action.id)}
-        posts = []
+        action_id = action.id
+        done = {(s.chat, s.prompt) for s in await self.store.sent_for_action(action_id)}
+        decided: list[tuple[ChatRef, Message]] = []
         for chat in party.approved_chats():
             if (chat, prompt) in done:
                 continue
             message = build(await self.zone_for(chat))
             if late is not None:
                 message = render.with_late_note(message, late)
-            posts.append(self._queue_post(party, chat, message, kind, priority,
-                                          action_id=action.id, prompt=prompt))
-        self._deliveries.setdefault(action.id, []).extend(posts)
+            decided.append((chat, message))
 
-    async def _fire_prompt(self, party: Party, action: Action, late: timedelta | None) -> None:
+        async def queue() -> None:
+            self._deliveries.setdefault(action_id, []).extend(
+                self._queue_post(party, chat, message, kind, priority, action_id=action_id,
+                                 prompt=prompt) for chat, message in decided)
+        later.append(queue)
+
+    async def _fire_prompt(self, party: Party, action: Action, late: timedelta | None,
+                           later: list[Later]) -> None:
         guide = await self.guide_of(party)
         index = int(action.payload.get("chapter", 0))
         if guide is None or not 1 <= index <= len(guide.chapters):
@@ -1029,12 +1071,12 @@ class WatchParty:
             message = render.prompt(party, guide, index, qnum, question,
                                     buttons.answer(party.id, ref))
             await self._fire_post(party, action, SentKind.PROMPT, Priority.PROMPT,
-                                  _same(message), late, prompt=ref)
+                                  _same(message), late, later, prompt=ref)
         if chapter.poll is not None:
             poll = chapter.poll
             await self._fire_post(party, action, SentKind.POLL, Priority.PROMPT,
                                   lambda zone: render.poll(party, guide, index, poll),
-                                  late, prompt=f"{index}.poll")
+                                  late, later, prompt=f"{index}.poll")
 
     async def _schedule_retention(self, party: Party, ended: datetime) -> None:
         """Each chat's records of an ended party go that chat's retention_days after the end."""
@@ -1120,6 +1162,13 @@ async def load_party_guide(store: Store, party: Party) -> Guide | None:
         return None
     source = await store.get_guide_source(_snapshot_scope(party), party.guide_name)
     return Guide.model_validate_json(source) if source is not None else None
+
+
+def _loaded(tx: PartyWork, code: str) -> Party:
+    """The party a unit of work read; gone meanwhile is the same as never found."""
+    if tx.party is None:
+        raise UserError("party_not_found", code=code)
+    return tx.party
 
 
 async def _failed(exc: Exception) -> str:

@@ -36,9 +36,13 @@ class Summary:
 
 
 class Fold:
-    """One pass over a party's records, in time order; `add` each, then read the counts."""
+    """One pass over a party's records, in time order; `add` each, then read the counts.
 
-    def __init__(self) -> None:
+    `reactions=False` skips the reactions (a caller that counts them its own way).
+    """
+
+    def __init__(self, *, reactions: bool = True) -> None:
+        self.reactions = reactions
         self.rsvp: dict[Who, str] = {}
         self.ready: set[Who] = set()
         self.answered: set[Who] = set()
@@ -58,7 +62,8 @@ class Fold:
             self.answered.add((rec.platform, rec.user_id))
             if rec.prompt:
                 self.answers[int(rec.prompt.split(".")[0])] += 1
-        elif kind is RecordKind.REACTION_ADDED or kind is RecordKind.REACTION_REMOVED:
+        elif self.reactions and (kind is RecordKind.REACTION_ADDED
+                                 or kind is RecordKind.REACTION_REMOVED):
             stack = self.standing.setdefault(
                 (rec.platform, rec.chat_id, rec.user_id, rec.message_id, rec.value), [])
             if kind is RecordKind.REACTION_ADDED:

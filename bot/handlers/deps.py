@@ -67,6 +67,7 @@ class Deps:
         self.delivering: dict[int, asyncio.Future[None]] = {}
 
     async def schedule(self, actions: list[Action]) -> None:
+        """Store actions through the scheduler (or straight in the store, unwired)."""
         if not actions:
             return
         if not self.schedule_hook:
@@ -85,6 +86,7 @@ class Deps:
             await asyncio.gather(*list(self.background), return_exceptions=True)
 
     def spawn(self, coro: Coroutine[Any, Any, object]) -> None:
+        """Run a post or a refresh in the background; `drain` waits for it."""
         task = asyncio.ensure_future(coro)
         self.background.add(task)
         task.add_done_callback(self.background.discard)
@@ -116,9 +118,11 @@ class Deps:
         return running[0] if running else parties[0]
 
     def in_party(self, party: Party, chat: ChatRef) -> bool:
+        """Whether a chat takes part in a party (its link approved)."""
         return chat in party.approved_chats()
 
     async def require_host_or_mod(self, party: Party, ctx: c.Context, action: str) -> None:
+        """Refuse unless the caller is the host or a moderator of a linked chat."""
         if party.is_host(ctx.actor.platform, ctx.actor.user_id):
             return
         if self.in_party(party, ctx.chat) and await ctx.is_moderator():
@@ -127,6 +131,7 @@ class Deps:
                         host=party.host_name)
 
     async def require_moderator(self, ctx: c.Context, action: str) -> None:
+        """Refuse unless the caller is a moderator here."""
         if not await ctx.is_moderator():
             raise UserError("not_allowed", action=action, who="moderator")
 
@@ -171,6 +176,7 @@ class Deps:
 
     async def remember(self, sent: Awaitable[str], party: Party, chat: ChatRef, kind: SentKind,
                         action_id: int | None, prompt: str | None) -> str | None:
+        """Await a send and store the message it posted; None if it failed."""
         try:
             message_id = await sent
         except Exception:
@@ -182,6 +188,7 @@ class Deps:
         return message_id
 
     async def announcement(self, party: Party, chat: ChatRef) -> Message:
+        """A party's announcement as a chat sees it (its zone, the current counts)."""
         guide = await self.guide_of(party)
         zone = await self.zone_for(chat)
         return render.announcement(party, guide, await self.tally(party), zone,
@@ -200,6 +207,7 @@ class Deps:
                 self.outbox.edit(sent.chat, sent.message_id, message, Priority.REFRESH)
 
     async def refresh_ready_checks(self, party: Party) -> None:
+        """Edit every ready check of a party so its counts stay current."""
         await self._coalesced("ready_check", party, self._edit_ready_checks)
 
     async def _edit_ready_checks(self, party: Party) -> None:
@@ -252,6 +260,7 @@ class Deps:
     async def record(self, ctx: c.Context, party: Party, kind: RecordKind, value: str, *,
                       prompt: str | None = None, message_id: str | None = None,
                       event: str | None = None) -> Record:
+        """Store what the caller did in this party, at the film's position now."""
         now = self.clock.now()
         return await self.store.add_record(Record(
             party_id=party.id, kind=kind, platform=ctx.chat.platform, chat_id=ctx.chat.chat_id,
@@ -260,6 +269,7 @@ class Deps:
             event=event or ctx.event))
 
     def require_member_chat(self, party: Party, ctx: c.Context) -> None:
+        """Refuse a chat that does not take part in the party."""
         if not self.in_party(party, ctx.chat):
             raise UserError("party_not_in_chat", code=party.code)
 

@@ -13,10 +13,7 @@ from bot.actions import Action, ActionKind, ActionStatus
 from bot.chats import ChatRef
 from bot.handlers.deps import Deps, Later, MessageFn, same
 from bot.outbox import Priority
-from bot.party import (
-    Party,
-    PartyState,
-)
+from bot.party import Party, PartyState
 from bot.planning import film_actions
 from bot.ports import LogEntry, PartyWork, SentKind
 from bot.richtext import Message

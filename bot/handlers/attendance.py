@@ -7,10 +7,7 @@ from bot import render
 from bot.errors import UserError
 from bot.handlers.deps import Deps, loaded
 from bot.handlers.parties import countdown_started, start_countdown
-from bot.party import (
-    ACTIVE_STATES,
-    PartyState,
-)
+from bot.party import ACTIVE_STATES, PartyState
 from bot.records import RecordKind, Rsvp
 
 

@@ -12,6 +12,7 @@ from bot.timeparse import parse_bool, parse_reminders, validate_zone
 
 EXPORT_FORMATS = CHAT_FORMATS
 
+
 async def export(d: Deps, ctx: c.Context, cmd: c.Export) -> c.Reply:
     """Give a moderator of a linked chat the party's discussion log as a file."""
     await d.require_moderator(ctx, "export")

@@ -17,12 +17,7 @@ from bot.chats import ChatRef
 from bot.errors import UserError
 from bot.guide import Guide, GuideLibrary, parse_guide
 from bot.outbox import Outbox, Priority
-from bot.party import (
-    ACTIVE_STATES,
-    Party,
-    PartyState,
-    normalize_code,
-)
+from bot.party import ACTIVE_STATES, Party, PartyState, normalize_code
 from bot.ports import Clock, PartyWork, SentKind, SentMessage, Store
 from bot.records import Record, RecordKind
 from bot.richtext import Message

@@ -7,12 +7,7 @@ from bot import commands as c
 from bot.errors import UserError
 from bot.handlers.deps import Deps, loaded
 from bot.outbox import Priority
-from bot.party import (
-    ACTIVE_STATES,
-    LinkStatus,
-    PartyChat,
-    normalize_code,
-)
+from bot.party import ACTIVE_STATES, LinkStatus, PartyChat, normalize_code
 from bot.ports import SentKind
 
 

@@ -9,20 +9,14 @@ from bot.chats import Creators
 from bot.errors import UserError
 from bot.handlers.deps import Deps, loaded, snapshot_scope
 from bot.outbox import Priority
-from bot.party import (
-    ACTIVE_STATES,
-    LinkStatus,
-    Party,
-    PartyChat,
-    PartyState,
-    new_join_code,
-)
+from bot.party import ACTIVE_STATES, LinkStatus, Party, PartyChat, PartyState, new_join_code
 from bot.planning import FILM_KINDS, PRE_START_KINDS, pre_start_actions
 from bot.ports import PartyWork, SentKind
 from bot.timeline import position
 from bot.timeparse import parse_when, validate_zone
 
 TITLE_MAX = 100
+
 
 async def create(d: Deps, ctx: c.Context, cmd: c.CreateParty) -> c.Reply:
     """Create a party, schedule its actions and post its announcement."""

@@ -13,6 +13,7 @@ from bot.records import RecordKind
 
 ANSWER_MAX = 4000
 
+
 async def record_answer(d: Deps, ctx: c.Context, cmd: c.RecordAnswer) -> c.Reply | None:
     """Record an answer to a prompt; messages unrelated to a party are ignored."""
     if cmd.message_id is not None:

@@ -17,354 +17,26 @@ and option numbers in paths count from 1, as people count them.
 
 from __future__ import annotations
 
-import datetime as dt
-import difflib
-import json
 import logging
-import re
 import tomllib
 from pathlib import Path
-from typing import Any, NamedTuple
-
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from typing import NamedTuple
 
 from bot.errors import UserError
-from bot.timeparse import format_position, parse_position_or_none
+from bot.guide_check import Checker, decode, kind_of, show, syntax_problem
+from bot.guide_model import BUILTIN_DIR as BUILTIN_DIR
+from bot.guide_model import GUIDE_KEYS, GUIDE_NAME_RE
+from bot.guide_model import MAX_CHAPTERS as MAX_CHAPTERS
+from bot.guide_model import MAX_GUIDE_BYTES as MAX_GUIDE_BYTES
+from bot.guide_model import MAX_PROBLEMS as MAX_PROBLEMS
+from bot.guide_model import MAX_TITLE_CHARS as MAX_TITLE_CHARS
+from bot.guide_model import Chapter as Chapter
+from bot.guide_model import Guide as Guide
+from bot.guide_model import GuideInvalid as GuideInvalid
+from bot.guide_model import GuidePoll as GuidePoll
+from bot.guide_model import validate_guide_name as validate_guide_name
 
 log = logging.getLogger(__name__)
-
-BUILTIN_DIR = Path(__file__).parent / "guides"
-
-GUIDE_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
-MAX_GUIDE_BYTES = 64 * 1024
-MAX_CHAPTERS = 50
-MAX_QUESTIONS_PER_CHAPTER = 10
-MAX_QUESTION_CHARS = 1000
-MAX_TITLE_CHARS = 200
-MAX_RUNTIME_SECONDS = 24 * 3600
-MAX_POLL_QUESTION_CHARS = 300  # Telegram's limit for a poll question
-MIN_POLL_OPTIONS = 2
-MAX_POLL_OPTIONS = 10  # Telegram's and Discord's limit
-MAX_POLL_OPTION_CHARS = 100  # Telegram's limit (Discord allows 55 shown, 100 stored)
-MAX_PROBLEMS = 30  # beyond this a list of problems stops helping
-
-_GUIDE_KEYS = ("title", "runtime", "chapters")
-_CHAPTER_KEYS = ("title", "ends_at", "questions", "poll")
-_POLL_KEYS = ("question", "options")
-
-
-# --------------------------------------------------------------------------- models
-
-
-class GuidePoll(BaseModel):
-    """A poll posted with a chapter's questions."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    question: str = Field(min_length=1, max_length=MAX_POLL_QUESTION_CHARS)
-    options: tuple[str, ...] = Field(min_length=MIN_POLL_OPTIONS, max_length=MAX_POLL_OPTIONS)
-
-
-class Chapter(BaseModel):
-    """A stretch of the film; its questions are posted when the film reaches `ends_at_seconds`."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    title: str = Field(min_length=1, max_length=MAX_TITLE_CHARS)
-    ends_at_seconds: int = Field(gt=0, le=MAX_RUNTIME_SECONDS)
-    questions: tuple[str, ...] = Field(default=(), max_length=MAX_QUESTIONS_PER_CHAPTER)
-    poll: GuidePoll | None = None
-
-    @property
-    def prompt_at_seconds(self) -> int:
-        """The film position at which this chapter's prompt is posted: its end."""
-        return self.ends_at_seconds
-
-    @model_validator(mode="after")
-    def _has_prompt(self) -> Chapter:
-        if not self.questions and self.poll is None:
-            raise ValueError("a chapter needs at least one question or a poll")
-        return self
-
-
-class Guide(BaseModel):
-    """A validated discussion plan; `name` is its file name without `.toml`."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    name: str
-    title: str = Field(min_length=1, max_length=MAX_TITLE_CHARS)
-    runtime_seconds: int = Field(gt=0, le=MAX_RUNTIME_SECONDS)
-    chapters: tuple[Chapter, ...] = Field(min_length=1, max_length=MAX_CHAPTERS)
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Guide:
-        previous = 0
-        for chapter in self.chapters:
-            if chapter.ends_at_seconds <= previous:
-                raise ValueError("chapter ends must be strictly increasing")
-            previous = chapter.ends_at_seconds
-        if previous > self.runtime_seconds:
-            raise ValueError("a chapter ends after the runtime")
-        return self
-
-    def chapter_starts_at(self, index: int) -> int:
-        """Return the film position (seconds) where chapter `index` (0-based) begins."""
-        return 0 if index == 0 else self.chapters[index - 1].ends_at_seconds
-
-    def chapter_index_at(self, position_seconds: float) -> int | None:
-        """Return the 0-based index of the chapter playing at a position, None after the last."""
-        for index, chapter in enumerate(self.chapters):
-            if position_seconds < chapter.ends_at_seconds:
-                return index
-        return None
-
-
-class GuideInvalid(UserError):
-    """A guide file that cannot be used; `problems` has one line per problem, path first."""
-
-    def __init__(self, name: str, problems: list[str]) -> None:
-        super().__init__("guide_invalid", name=name, problems=problems)
-        self.name = name
-        self.problems = problems
-
-
-def validate_guide_name(name: str) -> str:
-    """Return `name` if it can name a guide (`social-dilemma`), else UserError."""
-    if not GUIDE_NAME_RE.match(name):
-        raise UserError("guide_name_invalid", name=name)
-    return name
-
-
-# --------------------------------------------------------------------------- validation
-
-
-def _kind(value: object) -> str:
-    """Name a TOML value's type the way a guide author would."""
-    if isinstance(value, bool):
-        return "true/false"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, dt.datetime):
-        return "a date-time"
-    if isinstance(value, dt.date):
-        return "a date"
-    if isinstance(value, dt.time):
-        return "a time"
-    return type(value).__name__
-
-
-def _show(value: object, limit: int = 40) -> str:
-    """Quote a value from the file for a problem line, shortened."""
-    if isinstance(value, str):
-        text = value if len(value) <= limit else value[: limit - 1] + "…"
-        return json.dumps(text, ensure_ascii=False)
-    if isinstance(value, dt.time):
-        return value.isoformat()
-    return str(value)
-
-
-class _Checker:
-    """Collects problems while turning the TOML document into model arguments."""
-
-    def __init__(self) -> None:
-        self.problems: list[str] = []
-
-    def add(self, path: str, problem: str) -> None:
-        self.problems.append(f"{path}: {problem}")
-
-    def unknown_keys(self, table: dict[str, Any], path: str, allowed: tuple[str, ...]) -> None:
-        for key in table:
-            if key in allowed:
-                continue
-            where = f"{path}.{key}" if path else key
-            close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
-            if close:
-                self.add(where, f'unknown field; did you mean "{close[0]}"?')
-            else:
-                self.add(where, "unknown field; allowed: " + ", ".join(allowed))
-
-    def text(
-        self, table: dict[str, Any], key: str, path: str, limit: int, required: bool = True
-    ) -> str | None:
-        if key not in table:
-            if required:
-                self.add(path, "missing")
-            return None
-        return self.text_value(table[key], path, limit)
-
-    def text_value(self, value: object, path: str, limit: int) -> str | None:
-        if not isinstance(value, str):
-            self.add(path, f"expected a string, got {_kind(value)}")
-            return None
-        stripped = value.strip()
-        if not stripped:
-            self.add(path, "is empty")
-            return None
-        if len(stripped) > limit:
-            self.add(path, f"is {len(stripped):,} characters long; at most {limit:,} allowed")
-            return None
-        return stripped
-
-    def position(self, table: dict[str, Any], key: str, path: str) -> int | None:
-        if key not in table:
-            self.add(path, "missing")
-            return None
-        value = table[key]
-        seconds: int | None
-        if isinstance(value, dt.time) and not isinstance(value, dt.datetime):
-            if value.tzinfo is not None or value.microsecond:
-                seconds = None
-            else:
-                seconds = value.hour * 3600 + value.minute * 60 + value.second
-        elif isinstance(value, str):
-            seconds = parse_position_or_none(value)
-        else:
-            self.add(path, f'expected a time such as "1:34:00", got {_kind(value)}')
-            return None
-        if seconds is None:
-            self.add(path, f'{_show(value)} is not a time; write H:MM:SS such as "1:34:00"')
-            return None
-        if seconds == 0:
-            self.add(path, "must be later than 0:00:00")
-            return None
-        if seconds > MAX_RUNTIME_SECONDS:
-            self.add(path, f"{_show(value)} is longer than 24 hours")
-            return None
-        return seconds
-
-    def poll(self, value: object, path: str) -> dict[str, Any] | None:
-        if not isinstance(value, dict):
-            self.add(
-                path, f"expected a table {{ question = ..., options = [...] }}, got {_kind(value)}"
-            )
-            return None
-        self.unknown_keys(value, path, _POLL_KEYS)
-        question = self.text(value, "question", f"{path}.question", MAX_POLL_QUESTION_CHARS)
-        options_path = f"{path}.options"
-        raw = value.get("options")
-        options: list[str] | None = None
-        if "options" not in value:
-            self.add(options_path, "missing")
-        elif not isinstance(raw, list):
-            self.add(options_path, f"expected a list of strings, got {_kind(raw)}")
-        elif len(raw) < MIN_POLL_OPTIONS:
-            self.add(options_path, f"has {len(raw)}; a poll needs at least {MIN_POLL_OPTIONS}")
-        elif len(raw) > MAX_POLL_OPTIONS:
-            self.add(options_path, f"has {len(raw)}; a poll allows at most {MAX_POLL_OPTIONS}")
-        else:
-            options = []
-            seen: dict[str, int] = {}
-            for number, item in enumerate(raw, start=1):
-                option = self.text_value(item, f"{options_path}[{number}]", MAX_POLL_OPTION_CHARS)
-                if option is None:
-                    options = None
-                    continue
-                if option.casefold() in seen:
-                    self.add(
-                        f"{options_path}[{number}]",
-                        f"{_show(option)} repeats option {seen[option.casefold()]}",
-                    )
-                    options = None
-                    continue
-                seen[option.casefold()] = number
-                if options is not None:
-                    options.append(option)
-        if question is None or options is None:
-            return None
-        return {"question": question, "options": tuple(options)}
-
-    def questions(self, table: dict[str, Any], path: str) -> list[str] | None:
-        if "questions" not in table:
-            return []
-        raw = table["questions"]
-        if not isinstance(raw, list):
-            self.add(path, f"expected a list of strings, got {_kind(raw)}")
-            return None
-        if len(raw) > MAX_QUESTIONS_PER_CHAPTER:
-            self.add(path, f"has {len(raw)}; at most {MAX_QUESTIONS_PER_CHAPTER} per chapter")
-            return None
-        found: list[str] | None = []
-        for number, item in enumerate(raw, start=1):
-            question = self.text_value(item, f"{path}[{number}]", MAX_QUESTION_CHARS)
-            if question is None:
-                found = None
-            elif found is not None:
-                found.append(question)
-        return found
-
-    def chapter(
-        self, value: object, number: int, runtime: int | None, previous: tuple[int, int] | None
-    ) -> tuple[dict[str, Any] | None, int | None]:
-        """Check one chapter; return its model arguments (or None) and its end (or None)."""
-        path = f"chapters[{number}]"
-        if not isinstance(value, dict):
-            self.add(path, f"expected a [[chapters]] table, got {_kind(value)}")
-            return None, None
-        self.unknown_keys(value, path, _CHAPTER_KEYS)
-        problems_before = len(self.problems)
-        title = self.text(value, "title", f"{path}.title", MAX_TITLE_CHARS)
-        ends_at = self.position(value, "ends_at", f"{path}.ends_at")
-        if ends_at is not None:
-            shown = _show(value["ends_at"])
-            if previous is not None and ends_at <= previous[1]:
-                self.add(
-                    f"{path}.ends_at",
-                    f"{shown} must be later than chapter {previous[0]}'s end "
-                    f"({format_position(previous[1])})",
-                )
-            if runtime is not None and ends_at > runtime:
-                self.add(
-                    f"{path}.ends_at",
-                    f"{shown} is after the end of the film (runtime {format_position(runtime)})",
-                )
-        questions = self.questions(value, f"{path}.questions")
-        poll = self.poll(value["poll"], f"{path}.poll") if "poll" in value else None
-        if questions == [] and "poll" not in value:
-            self.add(f"{path}.questions", "needs at least one question (or a poll)")
-        if len(self.problems) > problems_before or title is None or ends_at is None:
-            return None, ends_at
-        return (
-            {
-                "title": title,
-                "ends_at_seconds": ends_at,
-                "questions": tuple(questions or ()),
-                "poll": GuidePoll(**poll) if poll is not None else None,
-            },
-            ends_at,
-        )
-
-
-_TOML_WHERE = re.compile(r"^(?P<msg>.*?)\s*\(at (?P<where>line \d+, column \d+|end of document)\)$")
-
-
-def _syntax_problem(exc: tomllib.TOMLDecodeError) -> str:
-    match = _TOML_WHERE.match(str(exc))
-    if match is None:
-        return f"TOML syntax: {exc}"
-    return f"{match.group('where')}: TOML syntax: {match.group('msg')}"
-
-
-def _decode(source: str | bytes) -> tuple[str | None, list[str]]:
-    """Check the size and encoding of a guide file; return its text or the problems."""
-    size = len(source) if isinstance(source, bytes) else len(source.encode("utf-8", "replace"))
-    if size > MAX_GUIDE_BYTES:
-        return None, [f"file: {size:,} bytes; at most {MAX_GUIDE_BYTES:,} (64 KiB) allowed"]
-    if isinstance(source, str):
-        return source.removeprefix("\ufeff"), []
-    try:
-        return source.decode("utf-8-sig"), []
-    except UnicodeDecodeError as exc:
-        return None, [
-            f"file: not UTF-8 text (byte 0x{source[exc.start]:02x} at offset {exc.start}); "
-            "save it as UTF-8"
-        ]
 
 
 def parse_guide(source: str | bytes, name: str) -> Guide:
@@ -372,16 +44,16 @@ def parse_guide(source: str | bytes, name: str) -> Guide:
 
     `name` is only a label here (the caller checks it with `validate_guide_name`).
     """
-    text, problems = _decode(source)
+    text, problems = decode(source)
     if text is None:
         raise GuideInvalid(name, problems)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise GuideInvalid(name, [_syntax_problem(exc)]) from None
+        raise GuideInvalid(name, [syntax_problem(exc)]) from None
 
-    check = _Checker()
-    check.unknown_keys(data, "", _GUIDE_KEYS)
+    check = Checker()
+    check.unknown_keys(data, "", GUIDE_KEYS)
     title = check.text(data, "title", "title", MAX_TITLE_CHARS)
     runtime = check.position(data, "runtime", "runtime")
 
@@ -391,7 +63,7 @@ def parse_guide(source: str | bytes, name: str) -> Guide:
     if "chapters" not in data:
         check.add("chapters", "missing; add at least one [[chapters]] table")
     elif not isinstance(raw, list):
-        check.add("chapters", f"expected [[chapters]] tables, got {_kind(raw)}")
+        check.add("chapters", f"expected [[chapters]] tables, got {kind_of(raw)}")
     elif not raw:
         check.add("chapters", "needs at least one chapter")
     else:
@@ -478,7 +150,7 @@ class GuideLibrary:
                     GuideLoadError(
                         name,
                         [
-                            f"file name: {_show(path.name)} is not a guide name; use lower-case "
+                            f"file name: {show(path.name)} is not a guide name; use lower-case "
                             "letters, digits and hyphens (at most 40), such as social-dilemma.toml"
                         ],
                     )

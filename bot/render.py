@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
-from zoneinfo import ZoneInfo
 
 from bot import buttons
 from bot.chats import ChatRef, ChatSettings
-from bot.errors import UserError
+from bot.error_texts import ERRORS as ERRORS
+from bot.error_texts import error as error
+from bot.error_texts import unexpected as unexpected
+from bot.formats import clock_time as clock_time
+from bot.formats import file_size as file_size
+from bot.formats import local_time as local_time
+from bot.formats import relative as relative
 from bot.guide import Guide, GuidePoll
 from bot.party import Party, PartyState
 from bot.records import Rsvp
 from bot.richtext import Bold, Button, Code, Italic, Message, Poll, Span, Text, Timestamp, TimeStyle
+from bot.tally import Summary, Tally
 from bot.timeparse import format_position
 
 PRIVACY_LINE = ("🔒 This party records RSVPs, ready marks, answers, poll votes and reactions on "
@@ -29,37 +33,6 @@ STATE_WORDS = {
     PartyState.FINISHED: "finished",
     PartyState.CANCELLED: "cancelled",
 }
-
-
-def local_time(at: datetime, zone: str) -> str:
-    """Write an instant in a zone, e.g. `Fri 27 Mar 2026, 20:00 CET`."""
-    local = at.astimezone(ZoneInfo(zone))
-    return f"{local:%a %d %b %Y, %H:%M} {local.tzname()}"
-
-
-def clock_time(at: datetime, zone: str) -> str:
-    """Write the time of day of an instant in a zone, to the second, e.g. `20:00:00 CET`."""
-    local = at.astimezone(ZoneInfo(zone))
-    return f"{local:%H:%M:%S} {local.tzname()}"
-
-
-def relative(at: datetime, now: datetime) -> str:
-    """Write how far an instant is from now, e.g. `in 45 minutes` or `3 hours ago`."""
-    seconds = (at - now).total_seconds()
-    ahead = seconds >= 0
-    seconds = abs(seconds)
-    if seconds < 60:
-        amount = f"{int(seconds)} second{'s' if int(seconds) != 1 else ''}"
-    elif seconds < 3600:
-        minutes = round(seconds / 60)
-        amount = f"{minutes} minute{'s' if minutes != 1 else ''}"
-    elif seconds < 48 * 3600:
-        hours = round(seconds / 3600)
-        amount = f"{hours} hour{'s' if hours != 1 else ''}"
-    else:
-        days = round(seconds / 86400)
-        amount = f"{days} days"
-    return f"in {amount}" if ahead else f"{amount} ago"
 
 
 def when_spans(at: datetime, zone: str, now: datetime) -> list[Span]:
@@ -89,7 +62,7 @@ def rsvp_buttons(party: Party) -> tuple[Button, ...]:
             Button("Not going", buttons.rsvp(party.id, Rsvp.NOT_GOING)))
 
 
-def announcement(party: Party, guide: Guide | None, tally: Any, zone: str,
+def announcement(party: Party, guide: Guide | None, tally: Tally, zone: str,
                  now: datetime) -> Message:
     """The party's announcement, kept current by editing."""
     spans: list[Span] = [Text("🎬 "), Bold(party.title), Text("\n")]
@@ -136,7 +109,7 @@ def party_list(parties: list[Party], zone: str, now: datetime) -> Message:
     return _msg(*spans)
 
 
-def info(party: Party, guide: Guide | None, tally: Any, at: float | None, zone: str,
+def info(party: Party, guide: Guide | None, tally: Tally, at: float | None, zone: str,
          now: datetime) -> Message:
     """`/watchparty info` and `now`: where the party is, and where the film should be."""
     spans: list[Span] = [Text("🎬 "), Bold(party.title), Text(" "), Code(party.code),
@@ -163,7 +136,7 @@ def rsvp_done(party: Party, status: Rsvp) -> Message:
     return _msg(Text(f"{words[status]} "), Bold(party.title), Text("."))
 
 
-def ready_check(party: Party, tally: Any, open_: bool) -> Message:
+def ready_check(party: Party, tally: Tally, open_: bool) -> Message:
     """The ready check with its live count."""
     spans: list[Span] = [Text("⏳ "), Bold(party.title), Text(
         " starts soon. Load the film and pause at 0:00, then press Ready.\n"),
@@ -174,7 +147,7 @@ def ready_check(party: Party, tally: Any, open_: bool) -> Message:
     return _msg(*spans, buttons_=rows)
 
 
-def ready_done(party: Party, tally: Any) -> Message:
+def ready_done(party: Party, tally: Tally) -> Message:
     """The reply to a ready mark."""
     return _msg(Text("Marked ready for "), Bold(party.title),
                 Text(f". {tally.ready} ready so far."))
@@ -203,7 +176,7 @@ def starting(party: Party) -> Message:
     return _msg(Text("Countdown started for "), Bold(party.title), Text("."))
 
 
-def waiting_for_ready(party: Party, tally: Any) -> Message:
+def waiting_for_ready(party: Party, tally: Tally) -> Message:
     """The reply to `start ready N` when fewer are ready."""
     return _msg(Text("The countdown for "), Bold(party.title),
                 Text(f" starts when {party.ready_target} people are ready "
@@ -263,18 +236,6 @@ def poll(party: Party, guide: Guide, chapter: int, guide_poll: GuidePoll) -> Mes
     return Message((Text(f"📊 Chapter {chapter} — "), Bold(ch.title), Text("\n"),
                     Text(guide_poll.question)),
                    poll=Poll(guide_poll.question, tuple(guide_poll.options)))
-
-
-@dataclass(frozen=True, slots=True)
-class Summary:
-    """What the closing summary says."""
-
-    going: int
-    ready: int
-    answered: int
-    answers_per_chapter: dict[int, int]
-    top_moments: list[tuple[int, int, str]]
-    guide: Guide | None = field(default=None)
 
 
 def summary(party: Party, s: Summary) -> Message:
@@ -386,13 +347,6 @@ def export_ready(party: Party, fmt: str, anonymized: bool) -> Message:
     return _msg(Text("Discussion log of "), Bold(party.title), Text(f" ({fmt}{extra})."))
 
 
-def file_size(size: int) -> str:
-    """Write a number of bytes as people read it, e.g. `23.4 MB` (1 MB = 1,048,576 bytes)."""
-    if size < 1024 * 1024:
-        return f"{max(1, round(size / 1024))} KB"
-    return f"{size / (1024 * 1024):.1f} MB"
-
-
 def export_zipped(size: int, zipped: int, limit: int) -> Message:
     """Added to an export's caption when it had to be zipped to fit the upload limit."""
     return _msg(Text(f"\nThe file was {file_size(size)}, more than the {file_size(limit)} "
@@ -476,163 +430,3 @@ def help_text() -> Message:
     spans.append(Text("Example: "))
     spans.append(Code("/watchparty create The Social Dilemma | friday 20:00 | social-dilemma"))
     return _msg(*spans)
-
-
-# ---- errors --------------------------------------------------------------------------------
-
-def _who(params: dict[str, Any]) -> str:
-    who = params.get("who")
-    host = params.get("host", "the host")
-    return {
-        "moderator": "moderators of this chat",
-        "host_or_moderator": f"the host ({host}) or a moderator of a linked chat",
-        "host_or_home_moderator": f"the host ({host}) or a moderator of the party's home chat",
-        "host_or_linked_moderator": f"the host ({host}) or a moderator of the linked chat",
-    }.get(str(who), "moderators")
-
-
-def _when(params: dict[str, Any]) -> str:
-    understood = params.get("understood")
-    zone = str(params.get("zone", "UTC"))
-    if isinstance(understood, datetime):
-        return local_time(understood, zone)
-    return "?"
-
-
-ERRORS: dict[str, Any] = {
-    "invalid_transition": lambda p: (
-        f"“{p['title']}” is {p['state'].replace('_', ' ')}, so it can't be "
-        f"{_target_word(p['target'])}."),
-    "not_allowed": lambda p: f"Only {_who(p)} may {p['action']} here.",
-    "time_unreadable": lambda p: (
-        f"I couldn't read “{p['text']}” as a time. Try “friday 20:30”, “tomorrow 8pm”, "
-        "“in 45m” or ISO 8601 like 2026-12-01T20:00+01:00. A title with spaces goes before a "
-        "| : /watchparty create The Social Dilemma | friday 20:00"),
-    "time_past": lambda p: (
-        f"“{p['text']}” is {_when(p)}, which is in the past. Give a time ahead."),
-    "time_too_far": lambda p: (
-        f"“{p['text']}” is {_when(p)}, more than a year ahead. Pick a date within a year."),
-    "time_nonexistent": lambda p: (
-        f"{p.get('local')} doesn't exist in {p.get('zone')} (the clocks jump forward then). "
-        "Pick a time an hour later or earlier."),
-    "timezone_unknown": lambda p: (
-        f"“{p['zone']}” isn't a time zone I know. Use an IANA name such as Europe/Berlin, "
-        "America/New_York or UTC."),
-    "reminders_invalid": lambda p: (
-        f"“{p.get('part', p.get('text'))}” isn't a reminder. Write durations separated by "
-        "commas, e.g. 15m,1m (or 'none'); at most 5, each up to 7 days."),
-    "bool_invalid": lambda p: f"“{p['text']}” isn't yes or no.",
-    "position_invalid": lambda p: (
-        f"“{p['text']}” isn't a film position. Write H:MM:SS or M:SS, e.g. 1:34:00 or 14:30."),
-    "guide_invalid": lambda p: (
-        f"The guide “{p['name']}” has problems:\n" + "\n".join(
-            f"• {problem}" for problem in p["problems"])),
-    "guide_name_invalid": lambda p: (
-        f"“{p['name']}” can't be a guide name: use lowercase letters, digits and dashes, "
-        "up to 40 characters (e.g. social-dilemma)."),
-    "guide_unknown": lambda p: (
-        f"There is no guide “{p['name']}”. Known guides: {', '.join(p.get('known', []))}."),
-    "guide_not_toml": lambda p: (
-        f"“{p['filename']}” isn't a .toml file. Upload the guide as NAME.toml."),
-    "upload_needs_file": lambda p: (
-        "Attach the guide's .toml file to the upload (on Telegram: send the file with the "
-        "caption /watchparty guide upload)."),
-    "title_invalid": lambda p: (
-        f"A title needs 1 to {p['maximum']} characters (this one has {p['length']})."),
-    "code_invalid": lambda p: (
-        f"“{p['code']}” isn't a join code. Codes have 6 letters and digits, like K7Q2MX."),
-    "party_not_found": lambda p: f"No party has the code “{p['code']}”.",
-    "no_party_here": lambda p: (
-        "There's no upcoming or running party in this chat. Give a join code, or create one "
-        "with /watchparty create."),
-    "party_not_in_chat": lambda p: (
-        f"Party {p['code']} doesn't take part in this chat. A moderator can link it with "
-        f"/watchparty link {p['code']}."),
-    "party_over": lambda p: f"“{p['title']}” is {p['state']}: that's no longer possible.",
-    "ready_too_late": lambda p: (
-        f"“{p['title']}” is {p['state'].replace('_', ' ')}: ready marks are for before GO."),
-    "already_linked": lambda p: f"This chat already takes part in “{p['title']}”.",
-    "link_pending": lambda p: (
-        f"This chat has already asked to join “{p['title']}”; the host hasn't decided yet."),
-    "unlink_home": lambda p: f"This is the home chat of “{p['title']}”: it can't be unlinked.",
-    "not_linked": lambda p: f"That chat isn't linked to “{p['title']}”.",
-    "link_not_pending": lambda p: f"That request to join “{p['title']}” was already decided.",
-    "start_when_invalid": lambda p: (
-        f"“{p['text']}” isn't a start. Use 'now' or 'ready N' (start when N people are "
-        "ready)."),
-    "already_paused": lambda p: f"“{p['title']}” is already paused. Use /watchparty resume.",
-    "already_resuming": lambda p: f"“{p['title']}” is already about to resume.",
-    "export_format_unknown": lambda p: (
-        f"“{p['format']}” isn't an export format here. Available: "
-        f"{', '.join(p['known'])}."),
-    "export_too_large": lambda p: (
-        f"The export {p['filename']} is {file_size(p['size'])}, and still "
-        f"{file_size(p['zipped'])} zipped: more than the {file_size(p['limit'])} this chat "
-        "accepts. Try the csv format (the smallest), or ask the bot's operator to run "
-        "python -m bot export CODE --format html -o FILE."),
-    "export_not_linked": lambda p: (
-        f"Party {p['code']} isn't linked to this chat, so it can't be exported from here."),
-    "creators_invalid": lambda p: (
-        f"“{p['text']}” isn't a creators setting. Use 'anyone' or 'moderators'."),
-    "retention_invalid": lambda p: (
-        f"“{p['text']}” isn't a retention. Give a number of days from 1 to 3650."),
-    "answer_empty": lambda p: "An empty answer wasn't recorded. Write something first.",
-    "answer_too_long": lambda p: (
-        f"Answers can be up to {p['maximum']} characters; this one has {p['length']}."),
-    "unknown_subcommand": lambda p: (
-        f"There's no subcommand “{p['subcommand']}”. Known: {', '.join(p['known'])}. "
-        "Try /watchparty help."),
-    "missing_argument": lambda p: (
-        f"/watchparty {p['subcommand']} needs {', '.join(p['missing'])}. Options in order: "
-        f"{' | '.join(p['options'])}."),
-    "arguments_unclear": lambda p: (
-        f"I can't tell where one option ends and the next begins in “{p['words']}”. Put a | "
-        f"between them, e.g. /watchparty {p['subcommand']} {p['example']}"),
-    "too_many_arguments": lambda p: (
-        f"/watchparty {p['subcommand']} takes no more options; I don't know what to do with "
-        f"“{p['extra']}”."),
-    "button_unknown": lambda p: "That button no longer works. Try the command instead.",
-    "prompt_unknown": lambda p: f"There's no prompt {p.get('number')} to answer.",
-    "prompt_unknown_react": lambda p: f"There's no prompt {p.get('number')} to react to.",
-    "console_usage": lambda p: str(p["text"]),
-    # following a real player (PRODUCT §10)
-    "feed_scheme_unknown": lambda p: (
-        f"“{p['text']}” isn't a player I can follow. Use {' or '.join(p['accepted'])}."),
-    "feed_credentials": lambda p: (
-        f"Don't put a user name or password in the address ({p['text']}): the bot's operator "
-        "sets the server password or API key, never a chat."),
-    "feed_port_invalid": lambda p: (
-        f"“{p['port']}” in “{p['text']}” isn't a port. Give a number from 1 to 65535, or "
-        "leave it out for the default."),
-    "feed_url_invalid": lambda p: (
-        f"“{p['text']}” isn't a source address. Write {p['shape']} (a name of up to "
-        f"{p['maximum']} characters, no ? or #)."),
-    "feed_host_not_allowed": lambda p: (
-        f"I may not connect to {p['host']}:{p['port']}. This bot's operator allows: "
-        f"{', '.join(p['allowed'])}."),
-    "feed_jellyfin_key_missing": lambda p: (
-        "Following Jellyfin needs an API key, and this bot's operator hasn't set "
-        "JELLYFIN_API_KEY."),
-}
-
-
-def _target_word(target: str) -> str:
-    return {"counting_down": "started", "playing": "resumed", "paused": "paused",
-            "finished": "finished", "cancelled": "cancelled"}.get(target, target)
-
-
-def error(err: UserError) -> Message:
-    """The one line (or short list) a user sees for a UserError."""
-    template = ERRORS.get(err.key)
-    if template is None:
-        return _msg(Text(f"That didn't work ({err.key})."))
-    try:
-        return _msg(Text(template(err.params)))
-    except (KeyError, TypeError, ValueError):
-        return _msg(Text(f"That didn't work ({err.key})."))
-
-
-def unexpected() -> Message:
-    """The calm sentence for an unexpected failure (the details go to the log)."""
-    return _msg(Text("Something went wrong on my side; it has been logged. Please try again "
-                     "in a moment."))

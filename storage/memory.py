@@ -194,7 +194,8 @@ class MemoryStore:
         self._events: dict[tuple[int, str], int] = {}
         self._refs: dict[tuple[str, str], tuple[ChatRef, str]] = {}
         self._ids: dict[str, int] = {}
-        self._party_locks: dict[int, asyncio.Lock] = {}
+        # A party's lock and how many units of work hold or wait for it; dropped when none do.
+        self._party_locks: dict[int, tuple[asyncio.Lock, int]] = {}
         self._closed = False
 
     def _next_id(self, table: str) -> int:
@@ -219,9 +220,13 @@ class MemoryStore:
     async def _unit(self, party_id: int | None,
                     begin: Callable[[], Party | None]) -> AsyncIterator[MemoryWork]:
         # A new party's id is unknown until it is inserted, and nobody else can hold it yet.
-        lock = self._party_locks.setdefault(party_id, asyncio.Lock()) if party_id else None
-        if lock is not None:
-            await lock.acquire()
+        lock = self._take_lock(party_id) if party_id else None
+        try:
+            if lock is not None:
+                await lock.acquire()
+        except BaseException:
+            self._drop_lock(party_id)
+            raise
         try:
             party = begin()
             work = MemoryWork(self, work_party_id(party_id, party), party)
@@ -237,6 +242,21 @@ class MemoryStore:
         finally:
             if lock is not None:
                 lock.release()
+                self._drop_lock(party_id)
+
+    def _take_lock(self, party_id: int) -> asyncio.Lock:
+        lock, users = self._party_locks.get(party_id, (asyncio.Lock(), 0))
+        self._party_locks[party_id] = (lock, users + 1)
+        return lock
+
+    def _drop_lock(self, party_id: int | None) -> None:
+        if party_id is None:
+            return
+        lock, users = self._party_locks[party_id]
+        if users > 1:
+            self._party_locks[party_id] = (lock, users - 1)
+        else:
+            del self._party_locks[party_id]
 
     def _drop_party(self, party_id: int) -> None:
         self._parties.pop(party_id, None)

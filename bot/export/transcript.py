@@ -35,9 +35,10 @@ from bot.export.stream import CHUNK, YIELD_EVERY, Sink, Write, records
 from bot.guide import MAX_CHAPTERS, Guide
 from bot.party import LinkStatus, Party
 from bot.ports import Store
-from bot.records import RecordKind, Rsvp
+from bot.records import RecordKind
 from bot.render import STATE_WORDS
 from bot.render import local_time as render_local_time
+from bot.tally import Fold
 from bot.timeparse import format_position
 
 BATCH = 256
@@ -170,6 +171,7 @@ class Transcript:
         self.answers = 0
         self.reactions = 0
         self.votes = 0
+        self.attendance = Fold(reactions=False)
         self._files = contextlib.ExitStack()
         if guide is not None:
             for index, chapter in enumerate(guide.chapters, start=1):
@@ -188,8 +190,10 @@ class Transcript:
         ids, guide = self.ids, self.guide
         attendees, minutes = self.attendees, self.minutes
         anonymize = ids.anonymize
+        count = self.attendance.add
         async for rec in records(store, self.party.id, forgotten):
             self.records += 1
+            count(rec)
             who = ids.person(rec.platform, rec.user_id, rec.display_name)
             attendee = attendees.get(who.number)
             name = who.display_name if anonymize else rec.display_name
@@ -295,12 +299,7 @@ class Transcript:
 
     def tally(self) -> dict[str, int]:
         """Attendance totals: going, maybe, not going, ready, answered."""
-        people = self.attendees.values()
-        return {"going": sum(1 for p in people if p.rsvp == Rsvp.GOING.value),
-                "maybe": sum(1 for p in people if p.rsvp == Rsvp.MAYBE.value),
-                "not_going": sum(1 for p in people if p.rsvp == Rsvp.NOT_GOING.value),
-                "ready": sum(1 for p in people if p.ready),
-                "answered": sum(1 for p in people if p.answers)}
+        return self.attendance.attendance()
 
     def close(self) -> None:
         """Delete every temporary file."""

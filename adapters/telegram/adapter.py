@@ -68,10 +68,9 @@ from adapters.telegram.members import Members
 from adapters.telegram.shapes import kind_of, well_formed
 from bot import buttons, render
 from bot import commands as c
-from bot.app import ConfigurationError
 from bot.arguments import parse_command_text
 from bot.chats import Actor, ChatRef
-from bot.errors import UserError
+from bot.errors import ConfigurationError, UserError
 from bot.export.attachment import fit_reply
 from bot.guide import MAX_GUIDE_BYTES
 from bot.outbox import RateLimits

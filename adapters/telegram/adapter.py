@@ -73,8 +73,8 @@ from bot.chats import Actor, ChatRef
 from bot.errors import ConfigurationError, UserError
 from bot.export.attachment import fit_reply
 from bot.guide import MAX_GUIDE_BYTES
-from bot.outbox import RateLimits
 from bot.ports import DeliveryFailed
+from bot.ratelimits import RateLimits
 from bot.richtext import Message
 from bot.service import WatchParty
 from bot.settings import Settings

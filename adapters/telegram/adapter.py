@@ -155,7 +155,7 @@ def _what(update: object) -> str:
     if not isinstance(update, Update):
         return type(update).__name__
     if update.callback_query is not None:
-        return "button " + ":".join((update.callback_query.data or "").split(":")[:2])
+        return f"button {buttons.verb_of(update.callback_query.data or '') or 'unknown'}"
     message = update.message
     if message is not None:
         words = (message.text or message.caption or "").split()

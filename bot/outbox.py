@@ -20,7 +20,14 @@ from enum import Enum, IntEnum
 from typing import Any
 
 from bot.chats import ChatRef
-from bot.ports import ChatGateway, Clock, DeliveryFailed, RetryAfter
+from bot.ports import (
+    ChatGateway,
+    Clock,
+    DeliveryFailed,
+    ResumingGateway,
+    RetryAfter,
+    SendProgress,
+)
 from bot.ratelimits import (
     DISCORD_LIMITS,
     TELEGRAM_LIMITS,
@@ -103,6 +110,7 @@ class _Job:
     data: bytes = b""
     failures: int = 0
     hold_until: datetime | None = None
+    progress: SendProgress | None = None  # a split send's pieces, kept across its retries
 
     def __lt__(self, other: _Job) -> bool:
         return (self.priority, self.seq) < (other.priority, other.seq)
@@ -140,6 +148,7 @@ class _Lane:
     gateway: ChatGateway
     limits: RateLimits
     bot: Bucket = field(init=False)
+    resuming: ResumingGateway | None = field(init=False)
     windows: dict[ChatRef, Bucket] = field(default_factory=dict)
     queues: dict[ChatRef, list[_Job]] = field(default_factory=dict)
     queued: int = 0
@@ -160,6 +169,7 @@ class _Lane:
 
     def __post_init__(self) -> None:
         self.bot = self.outbox.buckets(f"{self.platform}:bot", self.limits.per_bot)
+        self.resuming = self.gateway if isinstance(self.gateway, ResumingGateway) else None
 
     @property
     def clock(self) -> Clock:
@@ -363,6 +373,10 @@ class _Lane:
         chat = job.chat
         if job.kind is _Kind.SEND:
             assert job.message is not None
+            if self.resuming is not None:
+                if job.progress is None:
+                    job.progress = SendProgress()
+                return await self.resuming.send_resuming(chat, job.message, job.progress)
             return await self.gateway.send(chat, job.message)
         if job.kind is _Kind.EDIT:
             assert job.message is not None and job.message_id is not None

@@ -17,6 +17,7 @@ from adapters.console import texts as console_texts
 from adapters.console.chat import CHAT as CONSOLE_CHAT
 from adapters.console.chat import ConsoleChat, ConsoleGateway, is_tty, start_reader
 from bot.clock import ScaledClock, SystemClock
+from bot.errors import ConfigurationError
 from bot.guide import BUILTIN_DIR, GuideLibrary
 from bot.outbox import UNLIMITED, Outbox, RateLimits
 from bot.party import ACTIVE_STATES
@@ -27,10 +28,6 @@ from bot.settings import Settings
 from storage import open_store
 
 log = logging.getLogger(__name__)
-
-
-class ConfigurationError(Exception):
-    """Bad configuration: the bot says what, in one line, and exits non-zero."""
 
 
 @dataclass

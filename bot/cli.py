@@ -13,7 +13,7 @@ from typing import TextIO
 from pydantic import ValidationError
 
 from bot import app, render
-from bot.errors import UserError
+from bot.errors import ConfigurationError, UserError
 from bot.export import FORMATS, write_export
 from bot.guide import read_guide_file
 from bot.party import normalize_code
@@ -63,7 +63,7 @@ def _settings() -> Settings:
         if first["type"] != "value_error" and "TOKEN" not in field:
             # pydantic's own wording names the expected type, not what it was given.
             message = f"{message}; got “{first.get('input')}”"
-        raise app.ConfigurationError(f"{field}: {message}") from None
+        raise ConfigurationError(f"{field}: {message}") from None
 
 
 def _configure_logging(level: str) -> None:
@@ -166,7 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(migrate(settings))
         else:
             asyncio.run(app.run_bot(settings))
-    except app.ConfigurationError as err:
+    except ConfigurationError as err:
         print(f"watchparty: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -15,3 +15,7 @@ class UserError(Exception):
 
     def __repr__(self) -> str:
         return f"UserError({self.key!r}, {self.params!r})"
+
+
+class ConfigurationError(Exception):
+    """Bad configuration: the bot says what, in one line, and exits non-zero."""

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from bot.actions import Action, ActionKind, Outcome
 from bot.chats import ChatRef, ChatSettings
@@ -57,6 +57,37 @@ class ChatGateway(Protocol):
     async def send_file(self, chat: ChatRef, filename: str, data: bytes,
                         caption: Message | None) -> str:
         """Upload a file; return the message id."""
+        ...
+
+
+@dataclass(eq=False)
+class SendProgress:
+    """How far one queued send got, kept by the outbox across its retries; the gateway fills it.
+
+    A message the platform shows as several pieces may meet a 429 half-way: `posted` holds the
+    ids of the pieces already out (by index), so the retry posts only the rest; `keys` the
+    idempotency key sent with each piece; `plan` what the gateway decided on its first attempt
+    (how it cut the message), so the retry resumes the same pieces.
+    """
+
+    posted: dict[int, str] = field(default_factory=dict)
+    keys: dict[int, str] = field(default_factory=dict)
+    plan: object = None
+
+    def key(self, index: int, new: Callable[[], str]) -> str:
+        """Return the idempotency key of piece `index`, made by `new` on its first attempt."""
+        if index not in self.keys:
+            self.keys[index] = new()
+        return self.keys[index]
+
+
+@runtime_checkable
+class ResumingGateway(Protocol):
+    """A gateway that posts a message in several pieces and resumes it from the outbox's job."""
+
+    async def send_resuming(self, chat: ChatRef, message: Message,
+                            progress: SendProgress) -> str:
+        """Post the pieces of `message` not yet in `progress`, noting each; return the last id."""
         ...
 
 

@@ -13,7 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from bot import render
 from bot.errors import UserError
 from bot.feeds import DEFAULT_ALLOWED_HOSTS, parse_allowed_hosts
-from bot.outbox import RateLimits
+from bot.ratelimits import RateLimits
 from bot.timeparse import validate_zone
 
 DISCORD_TOKEN_RE = re.compile(r"^[A-Za-z0-9_\-]{20,}\.[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{20,}$")

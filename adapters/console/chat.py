@@ -82,7 +82,7 @@ class ConsoleGateway:
         for row in message.buttons:
             choices = []
             for button in row:
-                if button.data.startswith(f"{button_data.PREFIX}:answer:"):
+                if button_data.is_answer(button.data):
                     number = len(self.shown.prompts) + 1
                     self.shown.prompts[number] = message_id
                     choices.append(f"reply {number} … to answer")

@@ -14,8 +14,8 @@ import yarl
 from adapters.discord.client import WatchpartyClient
 from adapters.discord.gateway import PLATFORM, DiscordGateway
 from adapters.discord.interactions import Interactions
-from bot.app import ConfigurationError
-from bot.outbox import RateLimits
+from bot.errors import ConfigurationError
+from bot.ratelimits import RateLimits
 from bot.service import WatchParty
 from bot.settings import Settings
 

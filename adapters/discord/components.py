@@ -16,7 +16,6 @@ import discord
 from bot import buttons
 from bot.richtext import Button
 
-ANSWER_PREFIX = f"{buttons.PREFIX}:answer:"
 ANSWER_FIELD = "answer"
 ANSWER_MAX = 4000  # the core's limit, and Discord's for a text input
 LABEL_LIMIT = 80
@@ -29,12 +28,11 @@ _STYLES = {
 
 
 def _style(data: str) -> discord.ButtonStyle:
-    parts = data.split(":")
-    verb = parts[1] if len(parts) > 1 else ""
-    if verb == "rsvp":
-        return _STYLES.get(parts[-1], discord.ButtonStyle.secondary)
-    if verb == "link":
-        return discord.ButtonStyle.success if parts[3:4] == ["a"] else discord.ButtonStyle.danger
+    decoded = buttons.decode(data)
+    if decoded is not None and decoded.rsvp is not None:
+        return _STYLES.get(decoded.rsvp.value, discord.ButtonStyle.secondary)
+    if decoded is not None and decoded.approve is not None:
+        return discord.ButtonStyle.success if decoded.approve else discord.ButtonStyle.danger
     return discord.ButtonStyle.primary
 
 
@@ -52,18 +50,9 @@ def view_for(rows: tuple[tuple[Button, ...], ...]) -> discord.ui.View | None:
     return view
 
 
-def is_answer(custom_id: str) -> bool:
-    """Return whether a button or modal is a prompt's Answer."""
-    return custom_id.startswith(ANSWER_PREFIX)
-
-
-def answer_target(custom_id: str) -> tuple[str, str] | None:
-    """Return (`#party_id`, prompt ref) from an Answer button's or modal's custom_id."""
-    rest = custom_id[len(ANSWER_PREFIX):]
-    party, _, prompt = rest.partition(":")
-    if not (party.isascii() and party.isdigit()) or not prompt:
-        return None
-    return f"#{party}", prompt
+# The core's codec reads every custom_id; these names are what the interactions use.
+is_answer = buttons.is_answer
+answer_target = buttons.answer_target
 
 
 def answer_modal(custom_id: str, question: str | None) -> discord.ui.Modal:

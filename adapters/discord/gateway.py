@@ -5,9 +5,9 @@ headers while a request is in flight; when it gives up on a 429 (or a wait would
 30-second ceiling) the gateway raises the core's `RetryAfter`, so the outbox holds the chat
 and retries the message in its place. Nothing here retries on its own.
 
-Retries are idempotent: each message gets a nonce that is kept with the message for its
-retries (Discord's `enforce_nonce` then returns the first post instead of posting twice), and a
-message split in several pieces remembers which pieces are already posted.
+Retries are idempotent: each piece gets a nonce that the outbox keeps with the queued send for
+its retries (Discord's `enforce_nonce` then returns the first post instead of posting twice),
+and a message split in several pieces resumes after the pieces the outbox says are posted.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from adapters.discord import components, markdown
 from adapters.discord.events import ScheduledEvents
 from bot import render
 from bot.chats import ChatRef
-from bot.ports import DeliveryFailed, RetryAfter
+from bot.ports import DeliveryFailed, RetryAfter, SendProgress
 from bot.richtext import Italic, Message, Poll
 
 log = logging.getLogger(__name__)
@@ -116,6 +116,10 @@ def translate(exc: Exception) -> Exception:
     return exc
 
 
+def _nonce() -> str:
+    return secrets.token_hex(12)
+
+
 def _retry_after(exc: discord.HTTPException) -> float:
     headers: Any = getattr(exc.response, "headers", {}) or {}
     for name in ("Retry-After", "X-RateLimit-Reset-After"):
@@ -154,16 +158,20 @@ class DiscordGateway:
 
     async def send(self, chat: ChatRef, message: Message) -> str:
         """Post a message (in several pieces if long); return the id of the last piece."""
+        return await self.send_resuming(chat, message, SendProgress())
+
+    async def send_resuming(self, chat: ChatRef, message: Message,
+                            progress: SendProgress) -> str:
+        """Post the pieces not yet in `progress` (a retry resumes there); return the last id."""
         await self._ready()
         channel = self._channel(chat)
         last = ""
         for number, piece in enumerate(pieces(message)):
-            done_key = f"discord:{chat.chat_id}:{number}:id"
-            if done_key in message.extra:  # posted before a later piece had to be retried
-                last = message.extra[done_key]
+            done = progress.posted.get(number)
+            if done is not None:  # posted before a later piece had to be retried
+                last = done
                 continue
-            nonce = message.extra.setdefault(f"discord:{chat.chat_id}:{number}:nonce",
-                                             secrets.token_hex(12))
+            nonce = progress.key(number, _nonce)
             kwargs: dict[str, Any] = {"allowed_mentions": piece.allowed, "nonce": nonce}
             if number == 0 and message.reply_to and message.reply_to.isdigit():
                 kwargs["reference"] = discord.MessageReference(
@@ -179,7 +187,7 @@ class DiscordGateway:
                 sent = await channel.send(piece.content, **kwargs)
             except (discord.DiscordException, aiohttp.ClientError) as exc:
                 raise translate(exc) from exc
-            last = message.extra[done_key] = str(sent.id)
+            last = progress.posted[number] = str(sent.id)
         self._mirror(chat, message)
         return last
 
@@ -210,7 +218,7 @@ class DiscordGateway:
             content = markdown.truncate(markdown.to_markdown(caption.spans),
                                         markdown.MESSAGE_LIMIT)
         nonce = (caption.extra if caption is not None else {}).setdefault(
-            f"discord:{chat.chat_id}:file:nonce", secrets.token_hex(12))
+            f"discord:{chat.chat_id}:file:nonce", _nonce())
         try:
             sent = await self._channel(chat).send(
                 content, file=discord.File(io.BytesIO(data), filename=filename),

@@ -192,7 +192,7 @@ class Interactions:
         """A button click: open the Answer modal, or run the command in its custom_id."""
         data: dict[str, Any] = dict(interaction.data or {})
         custom_id = str(data.get("custom_id", ""))
-        if not custom_id.startswith(f"{buttons.PREFIX}:"):
+        if not buttons.is_ours(custom_id):
             # Discord delivers only this application's components: an id it no longer reads
             # (an old message, a mangled id) still gets its answer within the 3 seconds.
             await self.run(interaction, _unknown_button, name="unknown button")
@@ -213,9 +213,9 @@ class Interactions:
         async def build(ctx: c.Context) -> c.Command:
             return buttons.parse(custom_id)
 
-        verb = custom_id.split(":")[1] if custom_id.count(":") else custom_id
+        verb = buttons.verb_of(custom_id)
         await self.run(interaction, build, name=f"button {verb}",
-                       private=verb in {"rsvp", "ready"})
+                       private=verb in {buttons.Verb.RSVP, buttons.Verb.READY})
 
     async def on_modal(self, interaction: discord.Interaction[Any]) -> None:
         """A submitted Answer modal: record the answer and echo it in the channel."""

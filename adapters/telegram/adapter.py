@@ -68,14 +68,13 @@ from adapters.telegram.members import Members
 from adapters.telegram.shapes import kind_of, well_formed
 from bot import buttons, render
 from bot import commands as c
-from bot.app import ConfigurationError
 from bot.arguments import parse_command_text
 from bot.chats import Actor, ChatRef
-from bot.errors import UserError
+from bot.errors import ConfigurationError, UserError
 from bot.export.attachment import fit_reply
 from bot.guide import MAX_GUIDE_BYTES
-from bot.outbox import RateLimits
 from bot.ports import DeliveryFailed
+from bot.ratelimits import RateLimits
 from bot.richtext import Message
 from bot.service import WatchParty
 from bot.settings import Settings
@@ -156,7 +155,7 @@ def _what(update: object) -> str:
     if not isinstance(update, Update):
         return type(update).__name__
     if update.callback_query is not None:
-        return "button " + ":".join((update.callback_query.data or "").split(":")[:2])
+        return f"button {buttons.verb_of(update.callback_query.data or '') or 'unknown'}"
     message = update.message
     if message is not None:
         words = (message.text or message.caption or "").split()

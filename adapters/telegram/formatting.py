@@ -28,7 +28,6 @@ DATE_TIME_FORMATS = {
     TimeStyle.TIME: "T",  # time with seconds: the countdown's GO instant
 }
 _TAGS = {Bold: "b", Italic: "i", Code: "code"}
-_ANSWER_PREFIX = f"{button_data.PREFIX}:answer:"
 
 Piece = tuple[Span, str]  # a span, and the part of its text that falls on one line
 Line = list[Piece]
@@ -150,7 +149,7 @@ def keyboard(rows: Sequence[Sequence[Button]]) -> InlineKeyboardMarkup | None:
     On Telegram a reply to the prompt is the answer, which also works with privacy mode on.
     """
     kept = [[InlineKeyboardButton(button.label, callback_data=button.data) for button in row
-             if not button.data.startswith(_ANSWER_PREFIX)] for row in rows]
+             if not button_data.is_answer(button.data)] for row in rows]
     kept = [row for row in kept if row]
     return InlineKeyboardMarkup(kept) if kept else None
 

@@ -1,7 +1,8 @@
 """The core's ChatGateway on the Telegram Bot API: HTML messages, inline keyboards, polls, files.
 
 Each call is one Bot API request, except a text over 4,096 characters, which goes out as several
-messages (cut between lines); a 429 met half-way resumes after the part already sent.
+messages (cut between lines); a 429 met half-way resumes after the parts the outbox says are
+already sent.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import logging
 import time
 import warnings
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, TypeVar
 
@@ -37,7 +39,7 @@ from adapters.telegram.formatting import (
 from adapters.telegram.members import Members
 from bot import buttons as button_data
 from bot.chats import ChatRef
-from bot.ports import DeliveryFailed, RetryAfter
+from bot.ports import DeliveryFailed, RetryAfter, SendProgress
 from bot.richtext import Message
 
 if TYPE_CHECKING:
@@ -46,9 +48,16 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-_RSVP_PREFIX = f"{button_data.PREFIX}:rsvp:"
 _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 RECENT_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class _Cut:
+    """How a long text was cut on its first attempt, so its retries post the same parts."""
+
+    parts: list[str]
+    noted: bool  # the not-an-administrator note is on it
 
 
 def retry_seconds(exc: TgRetryAfter) -> float:
@@ -80,8 +89,6 @@ class TelegramGateway:
         self._ready = asyncio.Event()
         self._stopped = False
         self._core: WatchParty | None = None
-        # A long text cut into parts: the parts already posted, kept across a 429 and its retry.
-        self._partial: dict[tuple[ChatRef, int], tuple[Message, list[str], list[str], bool]] = {}
         self._noted_chats: set[int] = set()
         self._noted_messages: set[tuple[ChatRef, str]] = set()
         # What was posted in the last seconds, before the core may have stored it: a reply,
@@ -111,49 +118,43 @@ class TelegramGateway:
 
     async def send(self, chat: ChatRef, message: Message) -> str:
         """Post a message (several, if it is too long); return the id of the last part."""
+        return await self.send_resuming(chat, message, SendProgress())
+
+    async def send_resuming(self, chat: ChatRef, message: Message,
+                            progress: SendProgress) -> str:
+        """Post the parts not yet in `progress` (a retry resumes there); return the last id."""
         await self._wait_ready()
         if message.poll is not None:
             return await self._send_poll(chat, message)
-        key = (chat, id(message))
-        entry = self._partial.get(key)
-        if entry is not None and entry[0] is message:
-            _, done, parts, noted = entry  # a retry: the parts already posted stay posted
-        else:
+        cut = progress.plan
+        if not isinstance(cut, _Cut):
             noted = await self._needs_admin_note(chat, message)
             spans = (*message.spans, *texts.not_admin_note()) if noted else message.spans
-            done, parts = [], chunks(spans)
+            cut = progress.plan = _Cut(chunks(spans), noted)
+        parts, noted = cut.parts, cut.noted
         markup = keyboard(message.buttons)
         reply = (ReplyParameters(int(message.reply_to), allow_sending_without_reply=True)
                  if message.reply_to else None)
         _, topic = split_ref(chat)
-        try:
-            for index, text in enumerate(parts):
-                if index < len(done):
-                    continue
-                last = index == len(parts) - 1
+        for index, text in enumerate(parts):
+            if index in progress.posted:  # posted before a later part had to be retried
+                continue
+            last = index == len(parts) - 1
 
-                def post(chat_id: int, text: str = text, last: bool = last,
-                         index: int = index) -> Awaitable[TgMessage]:
-                    return self._bot.send_message(
-                        chat_id, text, parse_mode=ParseMode.HTML,
-                        reply_markup=markup if last else None, message_thread_id=topic,
-                        reply_parameters=reply if index == 0 else None,
-                        link_preview_options=_NO_PREVIEW)
+            def post(chat_id: int, text: str = text, last: bool = last,
+                     index: int = index) -> Awaitable[TgMessage]:
+                return self._bot.send_message(
+                    chat_id, text, parse_mode=ParseMode.HTML,
+                    reply_markup=markup if last else None, message_thread_id=topic,
+                    reply_parameters=reply if index == 0 else None,
+                    link_preview_options=_NO_PREVIEW)
 
-                sent = await self._call(chat, post)
-                done.append(str(sent.message_id))
-                if message.reply_to is None:  # a party's post, not the reply to a command
-                    self._note_recent(chat, sent)
-                await self._remember_in_topic(chat, sent)
-        except DeliveryFailed:
-            self._partial.pop(key, None)
-            raise
-        except BaseException:
-            if len(parts) > 1:
-                self._partial[key] = (message, done, parts, noted)  # resume after these
-            raise
-        self._partial.pop(key, None)
-        message_id = done[-1]
+            sent = await self._call(chat, post)
+            progress.posted[index] = str(sent.message_id)
+            if message.reply_to is None:  # a party's post, not the reply to a command
+                self._note_recent(chat, sent)
+            await self._remember_in_topic(chat, sent)
+        message_id = progress.posted[len(parts) - 1]
         if noted:
             self._noted_messages.add((chat, message_id))
         return message_id
@@ -263,7 +264,8 @@ class TelegramGateway:
         chat_id, _ = split_ref(chat)
         if chat_id >= 0 or chat_id in self._noted_chats:
             return False
-        if not any(b.data.startswith(_RSVP_PREFIX) for row in message.buttons for b in row):
+        if not any(button_data.verb_of(b.data) == button_data.Verb.RSVP
+                   for row in message.buttons for b in row):
             return False
         try:
             admin = await self._members.bot_is_admin(chat_id)

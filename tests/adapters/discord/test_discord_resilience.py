@@ -12,6 +12,7 @@ from discord_helpers import buttons, create_party, export_of, posted_texts, reco
 from fakediscord import FakeDiscord, message_text
 
 from bot.chats import ChatRef
+from bot.richtext import Message, Text
 
 
 def _prompts(fake: FakeDiscord, channel: int | None = None) -> list[str]:
@@ -205,3 +206,30 @@ async def test_reminders_ping_rsvped_people_only_where_enabled(
     assert pinged["allowed_mentions"]["parse"] == []  # never @everyone, @here or roles
     assert [str(u) for u in pinged["allowed_mentions"]["users"]] == [str(guest.id)]
     assert "<@" not in silent["content"] and silent["allowed_mentions"] == {"parse": []}
+
+
+async def test_a_429_on_the_second_piece_of_a_long_post_posts_each_piece_once(
+        fake: FakeDiscord, bot: RunningBot) -> None:
+    channel = fake.channels[0]
+    lines = [f"Line {n:03d}: " + "why did this happen, and what would you have done? " * 2
+             for n in range(40)]  # over 4,000 characters: two pieces or more
+    post_message = fake._post_message
+
+    def then_refuse_the_rest(channel_id: int, body: dict[str, Any],
+                             files: list[tuple[str, bytes]]) -> Any:
+        response = post_message(channel_id, body, files)
+        if (body.get("content") or "").startswith("Line 000") and response.status == 200:
+            fake.force_429 = 5  # more than discord.py retries by itself: the outbox must
+        return response
+
+    fake._post_message = then_refuse_the_rest  # type: ignore[method-assign]
+    delivered = bot.runtime.outbox.send(ChatRef("discord", str(channel)),
+                                        Message((Text("\n".join(lines)),)))
+    await fake.wait_until(delivered.done, 20, "the long post, after the 429s")
+    assert delivered.exception() is None
+    posted = [m["content"] for m in fake.channel_messages(channel)]
+    assert len(posted) >= 2 and "\n".join(posted) == "\n".join(lines)
+    assert delivered.result() == fake.channel_messages(channel)[-1]["id"]
+    assert fake.limited >= 5 and bot.runtime.outbox.retry_count >= 1
+    accepted = [r for r in fake.message_posts() if r.status == 200]
+    assert len(accepted) == len(posted)  # the first piece was not posted again

@@ -118,3 +118,25 @@ async def test_a_429_storm_loses_repeats_and_reorders_nothing(fake: FakeTelegram
     assert storm.refusals >= 3, storm
     assert storm.violations == [], f"requests inside retry_after: {storm.violations}"
     assert bot.runtime.outbox.retry_count >= storm.refusals
+
+
+async def test_a_429_between_the_parts_of_a_long_text_posts_each_part_once(
+        fake: FakeTelegram, start_bot: StartBot) -> None:
+    hana = fake.add_user("Hana")
+    group = fake.add_group("Split", members=[(hana, "creator")])
+    bot = await start_bot()
+    _, message = fake.upload(group, hana, "long.toml", long_guide(), "/watchparty guide upload")
+    await fake.reply_to(group, message)
+    before = len(fake.in_chat(group))
+    storm = fake.storm(group, retry_after=1, accept=1)  # the first part goes, the second waits
+    first = await fake.ask(group, hana, "/watchparty guide show long")
+    await fake.wait_for(lambda: "Question 8.8" in fake.in_chat(group)[-1].text,
+                        within=15, what="the last part, after the wait")
+    await fake.wait_idle()
+    assert storm.refusals == 1 and storm.violations == [], storm
+    assert bot.runtime.outbox.retry_count >= 1
+    parts = fake.in_chat(group)[before:]
+    assert parts[0] is first and len(parts) == 2, [p.text[:30] for p in parts]
+    expected = render.guide_detail(parse_guide(long_guide(), "long")).plain()
+    assert "\n".join(p.text for p in parts).rstrip("\n") == expected.rstrip("\n")
+    assert [p.reply_to for p in parts] == [first.reply_to, None]

@@ -16,7 +16,7 @@ import pytest
 from faketelegram import FakeTelegram, Posted
 from tgharness import DATA, StartBot
 
-from bot.app import ConfigurationError
+from bot.errors import ConfigurationError
 
 TITLE = "Burst"
 

@@ -79,13 +79,19 @@ async def paced(count: int, seconds: float) -> Any:
         await asyncio.sleep(max(0.0, start + (i + 1) * pace - time.monotonic()))
 
 
+def interleaved(members: list[list[Any]]) -> list[tuple[int, int]]:
+    """(group, member) pairs taking each group in turn, so every group's presses span the 6 s."""
+    return [(g, m) for m in range(max(map(len, members), default=0))
+            for g in range(len(members)) if m < len(members[g])]
+
+
 async def presses(fake: FakeTelegram, announcements: list[Posted], members: list[list[Any]],
                   lists: list[tuple[Any, Any]]
                   ) -> tuple[list[tuple[str, float]], list[tuple[Any, dict[str, Any], float]]]:
     """Every member presses Going within PRESS_SECONDS; some groups ask for the list meanwhile."""
     pressed: list[tuple[str, float]] = []
     asked: list[tuple[Any, dict[str, Any], float]] = []
-    order = [(g, m) for g in range(len(announcements)) for m in range(len(members[g]))]
+    order = interleaved(members)
     every = max(1, len(order) // len(lists)) if lists else 0
     async for i in paced(len(order), PRESS_SECONDS):
         g, m = order[i]
@@ -170,7 +176,7 @@ async def watchparty(args: argparse.Namespace, folder: Path) -> None:
             gos = [await fake.wait_post(chat, "▶ GO", within=args.lead + 120) for chat in chats]
             prompts = [await fake.wait_post(chat, "💬", within=120) for chat in chats]
             print("  prompts posted; answering", flush=True)
-            order = [(g, m) for g in range(len(chats)) for m in range(len(members[g]))]
+            order = interleaved(members)
             last = 0
             async for i in paced(len(order), ANSWER_SECONDS):
                 g, m = order[i]

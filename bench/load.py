@@ -1,10 +1,13 @@
 """Load through the fake Telegram server: many groups creating parties, members pressing Going.
 
-Measures, for watchparty (production wiring on SQLite) and, in the same run, a baseline (a plain
-python-telegram-bot Application with `concurrent_updates` answering the same presses, no
-storage): Going press → answerCallbackQuery p50/p99; `/watchparty list` → reply p99 during the
-load; create → announcement p99; GO lateness; updates still unconfirmed 7 s after the last one;
-process CPU and peak RSS. Answers to prompts by reply are not part of this run yet.
+Each group creates a party; its members press Going within 6 s while some groups ask
+`/watchparty list`; at the start GO is posted, a chapter ends 10 s later and every member answers
+its prompt by reply. Measured for watchparty (production wiring on SQLite) and, in the same run,
+a baseline (a plain python-telegram-bot Application with `concurrent_updates` answering the same
+presses, no storage): Going press → answerCallbackQuery; `/watchparty list` → reply during the
+load; create → announcement; GO lateness against the 30/s per-bot floor; updates unconfirmed
+7 s after the last one; records stored; the limits the bot broke, counted from the fake's log of
+calls; process CPU and peak RSS.
 
 Run: .venv/bin/python -m bench.load [--groups 200] [--members 50] [--lead 40]
      quick: .venv/bin/python -m bench.load --groups 20 --members 20
@@ -25,68 +28,38 @@ from typing import Any
 from telegram import Update
 from telegram.ext import ApplicationBuilder, CallbackQueryHandler, ContextTypes
 
-from bench.telegram_e2e import percentile, running_bot
-from bot.party import normalize_code
+from bench.telegram_e2e import JITTER, percentile, running_bot
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "adapters" / "telegram"))
-from faketelegram import FakeTelegram
+from faketelegram import SENDING, FakeTelegram, Posted
 
 PRESS_SECONDS = 6.0
+ANSWER_SECONDS = 6.0
+SETTLE_SECONDS = 7.0
+PER_BOT = 30  # Telegram: about 30 messages a second per bot
+GUIDE = """title = "Load"
+runtime = "0:01:00"
+[[chapters]]
+title = "The first ten seconds"
+ends_at = "0:00:10"
+questions = ["What did you notice first?"]
+"""
 
 
-class TimedTelegram(FakeTelegram):
-    """The fake server, also noting when each callback query was answered."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.answered_at: dict[str, float] = {}
-
-    async def api_answerCallbackQuery(self, params: dict[str, Any],
-                                      files: dict[str, Any]) -> Any:
-        self.answered_at.setdefault(str(params.get("callback_query_id")), time.monotonic())
-        return await super().api_answerCallbackQuery(params, files)
-
-
-def row(name: str, values: list[float], missing: int = 0) -> str:
+def row(name: str, values: list[float], missing: int = 0, late: str = "–") -> str:
     """One table row in seconds."""
     if not values:
-        return f"| {name} | 0 | – | – | {missing} |"
+        return f"| {name} | 0 | – | – | – | {late} | {missing} |"
     return (f"| {name} | {len(values)} | {percentile(values, 50):.3f} | "
-            f"{percentile(values, 99):.3f} | {missing} |")
+            f"{percentile(values, 99):.3f} | {max(values):.3f} | {late} | {missing} |")
 
 
-async def presses(fake: TimedTelegram, announcements: list[Any], members: list[list[Any]],
-                  lists: list[tuple[Any, Any]]) -> tuple[list[float], int, list[float], int, int]:
-    """Every member presses Going within PRESS_SECONDS; some groups ask for the list meanwhile."""
-    pressed: list[tuple[str, float]] = []
-    asked: list[tuple[Any, dict[str, Any], float]] = []
-    order = [(g, m) for g in range(len(announcements)) for m in range(len(members[g]))]
-    pace = PRESS_SECONDS / max(1, len(order))
-    start = time.monotonic()
-    last_update = 0
-    for i, (g, m) in enumerate(order):
-        last_update, query = fake.press(announcements[g], members[g][m], "Going")
-        pressed.append((query, time.monotonic()))
-        if i % max(1, len(order) // len(lists)) == 0 and len(asked) < len(lists):
-            group, user = lists[len(asked)]
-            _, message = fake.command(group, user, "/watchparty list")
-            asked.append((group, message, time.monotonic()))
-        await asyncio.sleep(max(0.0, start + (i + 1) * pace - time.monotonic()))
-    await asyncio.sleep(7.0)
-    unconfirmed = sum(1 for u in fake.updates if u["update_id"] <= last_update)
-    answered = [fake.answered_at[q] - at for q, at in pressed if q in fake.answered_at]
-    replies: list[float] = []
-    for group, message, at in asked:
-        reply = next((p for p in fake.in_chat(group) if p.reply_to == message["message_id"]),
-                     None)
-        if reply is not None:
-            replies.append(reply.at - at)
-    return (answered, len(pressed) - len(answered), replies, len(asked) - len(replies),
-            unconfirmed)
+HEADER = ("| {} | n | p50 s | p99 s | max s | over target | missing |\n"
+          "|---|---:|---:|---:|---:|---:|---:|")
 
 
-def crowd(fake: TimedTelegram, groups: int, members: int) -> tuple[list[Any], list[list[Any]]]:
-    """Groups with a host and members."""
+def crowd(fake: FakeTelegram, groups: int, members: int) -> tuple[list[Any], list[list[Any]]]:
+    """Groups, each with its host (index 0) and members."""
     chats, people = [], []
     for g in range(groups):
         host = fake.add_user(f"Host {g}")
@@ -97,55 +70,175 @@ def crowd(fake: TimedTelegram, groups: int, members: int) -> tuple[list[Any], li
     return chats, people
 
 
+async def paced(count: int, seconds: float) -> Any:
+    """Yield 0..count-1 spread evenly over `seconds`."""
+    pace = seconds / max(1, count)
+    start = time.monotonic()
+    for i in range(count):
+        yield i
+        await asyncio.sleep(max(0.0, start + (i + 1) * pace - time.monotonic()))
+
+
+def interleaved(members: list[list[Any]]) -> list[tuple[int, int]]:
+    """(group, member) pairs taking each group in turn, so every group's presses span the 6 s."""
+    return [(g, m) for m in range(max(map(len, members), default=0))
+            for g in range(len(members)) if m < len(members[g])]
+
+
+async def presses(fake: FakeTelegram, announcements: list[Posted], members: list[list[Any]],
+                  lists: list[tuple[Any, Any]]
+                  ) -> tuple[list[tuple[str, float]], list[tuple[Any, dict[str, Any], float]]]:
+    """Every member presses Going within PRESS_SECONDS; some groups ask for the list meanwhile."""
+    pressed: list[tuple[str, float]] = []
+    asked: list[tuple[Any, dict[str, Any], float]] = []
+    order = interleaved(members)
+    every = max(1, len(order) // len(lists)) if lists else 0
+    async for i in paced(len(order), PRESS_SECONDS):
+        g, m = order[i]
+        _, query = fake.press(announcements[g], members[g][m], "Going")
+        pressed.append((query, time.monotonic()))
+        if every and i % every == every // 2 and len(asked) < len(lists):
+            group, user = lists[len(asked)]
+            _, message = fake.command(group, user, "/watchparty list")
+            asked.append((group, message, time.monotonic()))
+    return pressed, asked
+
+
+def answers(fake: FakeTelegram, pressed: list[tuple[str, float]]) -> tuple[list[float], int]:
+    """Press → answerCallbackQuery delays, and how many were never answered."""
+    delays = [done - at for q, at in pressed if (done := fake.answered_at(q)) is not None]
+    return delays, len(pressed) - len(delays)
+
+
+def violations(fake: FakeTelegram) -> tuple[int, int, int, int]:
+    """Sends and edits over Telegram's limits: per bot 30/s, per group 1/s and 20/min.
+
+    Each count is the number of requests that were the (limit+1)-th or later in a window;
+    windows are shortened by the loopback's arrival jitter, as in bench.telegram_e2e. Also
+    returns the busiest second of the bot.
+    """
+    sent = sorted((c.at, c.chat_id) for c in fake.calls
+                  if c.method in SENDING and c.status == 200)
+
+    def over(times: list[float], window: float, limit: int) -> tuple[int, int]:
+        window -= JITTER
+        first, count, busiest = 0, 0, 0
+        for last, at in enumerate(times):
+            while at - times[first] >= window:
+                first += 1
+            inside = last - first + 1
+            busiest = max(busiest, inside)
+            count += inside > limit
+        return count, busiest
+
+    per_bot, busiest = over([at for at, _ in sent], 1.0, PER_BOT)
+    chats: dict[int | None, list[float]] = {}
+    for at, chat in sent:
+        chats.setdefault(chat, []).append(at)
+    per_second = sum(over(times, 1.0, 1)[0] for times in chats.values())
+    per_minute = sum(over(times, 60.0, 20)[0] for times in chats.values())
+    return per_bot, per_second, per_minute, busiest
+
+
 async def watchparty(args: argparse.Namespace, folder: Path) -> None:
-    """The bot under load."""
-    fake = TimedTelegram()
+    """The bot under load; prints its table."""
+    fake = FakeTelegram()
     await fake.start()
-    cpu0 = time.process_time()
-    wall0 = time.monotonic()
+    guides = folder / "guides"
+    guides.mkdir()
+    (guides / "load.toml").write_text(GUIDE)
+    cpu0, wall0 = time.process_time(), time.monotonic()
     try:
         chats, people = crowd(fake, args.groups, args.members)
-        async with running_bot(fake, folder / "load.db") as bot:
+        members = [p[1:] for p in people]
+        async with running_bot(fake, folder / "load.db", guides_dir=guides) as bot:
             asked = []
             for g, chat in enumerate(chats):
                 _, message = fake.command(chat, people[g][0],
-                                          f"/watchparty create Load night | in {args.lead}s")
-                asked.append((chat, message, time.monotonic()))
+                                          f"/watchparty create Load night {g} | "
+                                          f"in {args.lead}s | load")
+                asked.append((chat, time.monotonic()))
             announcements, created = [], []
-            for chat, _message, at in asked:
+            for chat, at in asked:
                 post = await fake.wait_post(chat, "join code", within=120)
                 announcements.append(post)
                 created.append(post.at - at)
-            answered, unanswered, replies, no_reply, unconfirmed = await presses(
-                fake, announcements, [p[1:] for p in people],
-                [(chats[g], people[g][0]) for g in range(0, len(chats), max(1, len(chats) // 20))])
-            codes = [next(w.rstrip(".") for w in a.text.split()
-                          if normalize_code(w.rstrip(".")) is not None) for a in announcements]
-            lateness = []
-            for code, chat in zip(codes, chats, strict=True):
-                party = await bot.runtime.store.get_party_by_code(code)
-                assert party is not None
-                go = await fake.wait_post(chat, "▶ GO", within=args.lead + 60)
-                lateness.append(go.wall - party.starts_at.timestamp())
+            print(f"  {len(chats)} announcements; pressing", flush=True)
+            pressed, lists = await presses(
+                fake, announcements, members,
+                [(chats[g], people[g][0]) for g in range(0, len(chats), 2)])
+            codes = [a.entity_texts("code")[0] for a in announcements]
+            parties = [await bot.runtime.store.get_party_by_code(code) for code in codes]
+            if any(p is None for p in parties):
+                raise SystemExit(f"parties not found for some codes: {codes}")
+            left = min(p.starts_at.timestamp() for p in parties if p) - time.time()
+            print(f"  presses sent; first start in {left:.1f} s", flush=True)
+            gos = [await fake.wait_post(chat, "▶ GO", within=args.lead + 120) for chat in chats]
+            prompts = [await fake.wait_post(chat, "💬", within=120) for chat in chats]
+            print("  prompts posted; answering", flush=True)
+            order = interleaved(members)
+            last = 0
+            async for i in paced(len(order), ANSWER_SECONDS):
+                g, m = order[i]
+                last, _ = fake.reply(chats[g], members[g][m], prompts[g],
+                                     f"Answer {g}.{m}: the opening shot")
+            await asyncio.sleep(SETTLE_SECONDS)
+            unconfirmed = sum(1 for u in fake.updates if u["update_id"] <= last)
+            await fake.wait_for(lambda: not fake.updates, 120, "every update confirmed")
+            await bot.runtime.quiesce()
+            stored = [await bot.runtime.store.count_records(p.id) for p in parties if p]
             final = sum(1 for a in announcements if f"Going {args.members} " in a.text)
+            edits = sum(len(a.edits) for a in announcements)
+        cpu = (time.process_time() - cpu0) / (time.monotonic() - wall0)
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        answered, unanswered = answers(fake, pressed)
+        replies = []
+        for group, message, at in lists:
+            reply = next((p for p in fake.in_chat(group) if p.reply_to == message["message_id"]),
+                         None)
+            if reply is not None:
+                replies.append(reply.at - at)
+        # GO k (in arrival order) cannot reach the server before k/30 s: the per-bot floor.
+        lateness = sorted((go.wall - p.starts_at.timestamp(), chat["id"])
+                          for go, p, chat in zip(gos, parties, chats, strict=True) if p)
+        go_times = sorted(go.at for go in gos)
+        floors = [k / PER_BOT for k in range(len(go_times))]
+        by_arrival = sorted(zip(gos, parties, strict=True), key=lambda gp: gp[0].at)
+        over_floor = sum(1 for k, (go, p) in enumerate(by_arrival)
+                         if p and go.wall - p.starts_at.timestamp() - floors[k] > 0.5)
+        per_bot, per_second, per_minute, busiest = violations(fake)
+        updates = len(chats) + len(pressed) + len(lists) + len(order)
     finally:
         await fake.stop()
-    cpu = (time.process_time() - cpu0) / (time.monotonic() - wall0)
-    print("| watchparty | n | p50 s | p99 s | missing |\n|---|---:|---:|---:|---:|")
-    print(row("Going press → answerCallbackQuery", answered, unanswered))
-    print(row("`/watchparty list` → reply, during the load", replies, no_reply))
-    print(row("create → announcement", created))
-    print(row("GO lateness", lateness))
-    outside = sum(1 for x in lateness if abs(x) > 0.5)
-    print(f"\nGO outside ±0.5 s: {outside}/{len(lateness)}; updates unconfirmed 7 s after the "
-          f"last: {unconfirmed}; announcements showing the final count: {final}/{len(chats)}; "
-          f"CPU {cpu:.0%} of one core (bot and fake server, one process); peak RSS "
-          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+    late_go = [x for x, _ in lateness]
+    print(f"\n{updates} updates: {len(chats)} creates, {len(pressed)} presses, {len(lists)} "
+          f"lists, {len(order)} answers by reply\n")
+    print(HEADER.format("watchparty"))
+    print(row("Going press → answerCallbackQuery", answered, unanswered,
+              str(sum(1 for x in answered if x > 3.0)) + " after 3 s"))
+    print(row("`/watchparty list` → reply, during the load", replies, len(lists) - len(replies),
+              str(sum(1 for x in replies if x > 1.0)) + " over 1 s"))
+    print(row("create → announcement", created, 0,
+              str(sum(1 for x in created if x > 2.0)) + " over 2 s"))
+    print(row("GO lateness", late_go, 0,
+              f"{sum(1 for x in late_go if abs(x) > 0.5)} outside ±0.5 s"))
+    print(f"\nGO: min lateness {min(late_go):.3f} s; the 30/s per-bot floor puts the last of "
+          f"{len(gos)} GOs {floors[-1]:.2f} s late; {over_floor} GOs more than 0.5 s later "
+          f"than their floor")
+    print(f"updates unconfirmed {SETTLE_SECONDS:.0f} s after the last: {unconfirmed}")
+    print(f"records stored: {sum(stored)} of {len(pressed) + len(order)} "
+          f"({sum(1 for s in stored if s == 2 * args.members)}/{len(stored)} parties complete)")
+    print(f"announcements showing the final count: {final}/{len(chats)}; "
+          f"announcement edits: {edits} for {len(pressed)} presses")
+    print(f"limit violations (sends + edits): per bot 30/s: {per_bot} (busiest second "
+          f"{busiest}); per group 1/s: {per_second}; per group 20/min: {per_minute}")
+    print(f"CPU {cpu:.0%} of one core (bot and fake server share the process); peak RSS "
+          f"{rss:.0f} MB (the same process)")
 
 
 async def baseline(args: argparse.Namespace) -> None:
     """A plain PTB Application with concurrent_updates answering the same presses, no storage."""
-    fake = TimedTelegram()
+    fake = FakeTelegram()
     await fake.start()
     try:
         chats, people = crowd(fake, args.groups, args.members)
@@ -159,9 +252,8 @@ async def baseline(args: argparse.Namespace) -> None:
         application.add_handler(CallbackQueryHandler(answer))
         await application.initialize()
         try:
-            posts = [await application.bot.send_message(
-                c["id"], "Load night", reply_markup=None) for c in chats]
-            del posts
+            for chat in chats:
+                await application.bot.send_message(chat["id"], "Load night")
             assert application.updater is not None
             await application.updater.start_polling(poll_interval=0.0, timeout=25)
             await application.start()
@@ -170,8 +262,9 @@ async def baseline(args: argparse.Namespace) -> None:
                 post = fake.in_chat(chat)[-1]
                 post.buttons = [[{"text": "Going", "callback_data": "going"}]]
                 announcements.append(post)
-            answered, unanswered, _, _, unconfirmed = await presses(
-                fake, announcements, [p[1:] for p in people], [])
+            pressed, _ = await presses(fake, announcements, [p[1:] for p in people], [])
+            await asyncio.sleep(SETTLE_SECONDS)
+            unconfirmed = len(fake.updates)
         finally:
             if application.updater is not None and application.updater.running:
                 await application.updater.stop()
@@ -180,10 +273,12 @@ async def baseline(args: argparse.Namespace) -> None:
             await application.shutdown()
     finally:
         await fake.stop()
-    print("\n| baseline: plain PTB, concurrent_updates | n | p50 s | p99 s | missing |")
-    print("|---|---:|---:|---:|---:|")
-    print(row("Going press → answerCallbackQuery", answered, unanswered))
-    print(f"\nupdates unconfirmed 7 s after the last: {unconfirmed}")
+    answered, unanswered = answers(fake, pressed)
+    print()
+    print(HEADER.format("baseline: plain PTB, concurrent_updates(256), no storage"))
+    print(row("Going press → answerCallbackQuery", answered, unanswered,
+              str(sum(1 for x in answered if x > 3.0)) + " after 3 s"))
+    print(f"\nupdates unconfirmed {SETTLE_SECONDS:.0f} s after the last: {unconfirmed}")
 
 
 async def main() -> None:
@@ -195,6 +290,8 @@ async def main() -> None:
                         help="seconds from creating the parties to their start")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    print(f"bench.load: {args.groups} groups × {args.members} members, start in {args.lead} s",
+          flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         await watchparty(args, Path(tmp))
     await baseline(args)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime
 
@@ -17,8 +18,9 @@ from bot.handlers.deps import load_party_guide as load_party_guide
 from bot.handlers.parties import TITLE_MAX as TITLE_MAX
 from bot.handlers.records import ANSWER_MAX as ANSWER_MAX
 from bot.outbox import Outbox
-from bot.party import Party
+from bot.party import Party, PartyState
 from bot.ports import Clock, Store
+from bot.richtext import Message
 from bot.tally import Summary, Tally
 
 log = logging.getLogger(__name__)
@@ -86,6 +88,28 @@ class WatchParty:
     async def summary_of(self, party: Party) -> Summary:
         """Attendance, answers per chapter and the most-reacted film minutes of a party."""
         return await self.deps.summary_of(party)
+
+    async def chat_parties(self, chat: ChatRef, states: frozenset[PartyState]) -> list[Party]:
+        """Return the parties in these states that this chat takes part in (for autocomplete)."""
+        return await self.store.parties_for_chat(chat, states)
+
+    async def guide_names(self, scope: str) -> list[str]:
+        """Return the names of built-in, operator and this scope's uploaded guides, sorted."""
+        return sorted({*self.guides.builtin_names(), *self.guides.operator_names(),
+                       *await self.store.list_guides(scope)})
+
+    def reply(self, chat: ChatRef, message: Message) -> asyncio.Future[str]:
+        """Queue an adapter's reply to a person (it keeps its place behind GO and prompts)."""
+        return self.outbox.send(chat, message)
+
+    def reply_file(self, chat: ChatRef, filename: str, data: bytes,
+                   caption: Message | None) -> asyncio.Future[str]:
+        """Queue a file for a chat (an export); the future fails if it cannot be delivered."""
+        return self.outbox.send_file(chat, filename, data, caption)
+
+    def queued(self, platform: str) -> int:
+        """Return how many requests to a platform are accepted and not yet delivered."""
+        return self.outbox.queued(platform)
 
     async def remember_message_ref(self, platform: str, ref: str, chat: ChatRef,
                                    message_id: str) -> None:

@@ -85,10 +85,8 @@ async def guide_choices(bridge: Interactions, interaction: Interaction,
     core = bridge.core
     if core is None:
         return []
-    names = [*core.guides.builtin_names(), *core.guides.operator_names(),
-             *await core.store.list_guides(scope_of(interaction))]
-    unique = sorted(set(names))
-    return [Choice(name=n, value=n) for n in unique if _matches(current, n)][:25]
+    names = await core.guide_names(scope_of(interaction))
+    return [Choice(name=n, value=n) for n in names if _matches(current, n)][:25]
 
 
 async def party_choices(bridge: Interactions, chat: ChatRef, current: str,
@@ -97,7 +95,7 @@ async def party_choices(bridge: Interactions, chat: ChatRef, current: str,
     core = bridge.core
     if core is None:
         return []
-    parties = await core.store.parties_for_chat(chat, states)
+    parties = await core.chat_parties(chat, states)
     choices = []
     for party in sorted(parties, key=lambda p: p.starts_at, reverse=states is ALL_STATES):
         label = f"{party.code} · {party.title} ({STATE_WORDS[party.state]})"

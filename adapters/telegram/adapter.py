@@ -241,7 +241,7 @@ class TelegramAdapter:
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=5.0)
         for _ in range(100):  # up to 5 s; the outbox has no event for one platform's queue
-            if not core.outbox.queued(PLATFORM):
+            if not core.queued(PLATFORM):
                 break
             await asyncio.sleep(0.05)
 
@@ -523,7 +523,7 @@ class TelegramAdapter:
         toast = clip(plain(reply.message.spans), CALLBACK_ANSWER_LIMIT) if reply else None
         await self._answer_query(update, toast)
         if reply is not None and not reply.private:
-            self.core.outbox.send(chat, replace(reply.message,
+            self.core.reply(chat, replace(reply.message,
                                                 reply_to=str(message.message_id)))
 
     async def _answer_query(self, update: Update, text: str | None,
@@ -647,13 +647,13 @@ class TelegramAdapter:
         if reply.attachment is not None:
             self._spawn(self._deliver_fitted(message, chat, reply))
             return
-        self.core.outbox.send(chat, replace(reply.message, reply_to=reply_to))
+        self.core.reply(chat, replace(reply.message, reply_to=reply_to))
 
     async def _deliver_fitted(self, message: TgMessage, chat: ChatRef, reply: c.Reply) -> None:
         """Zip an export that is over Telegram's upload limit, or say why it can't be sent."""
         fitted = await fit_reply(reply, UPLOAD_LIMIT)
         if fitted.attachment is None:
-            self.core.outbox.send(chat, replace(fitted.message,
+            self.core.reply(chat, replace(fitted.message,
                                                 reply_to=str(message.message_id)))
             return
         await self._deliver_export(message, chat, fitted.attachment, fitted.message)
@@ -661,22 +661,22 @@ class TelegramAdapter:
     async def _deliver_export(self, message: TgMessage, chat: ChatRef,
                               attachment: c.Attachment, caption: Message) -> None:
         """To the moderator's private chat if they started one with the bot, else here."""
-        outbox = self.core.outbox
+        core = self.core
         reply_to = str(message.message_id)
         try:
             user = message.from_user
             if message.chat.type != Chat.PRIVATE and user is not None and not user.is_bot:
                 try:
-                    await outbox.send_file(chat_ref(user.id), attachment.filename,
+                    await core.reply_file(chat_ref(user.id), attachment.filename,
                                            attachment.data, caption)
                 except DeliveryFailed:
                     caption = Message((*caption.spans,
                                        *texts.export_here_note(self.bot.username or "")))
                 else:
-                    outbox.send(chat, replace(texts.export_sent_privately(attachment.filename),
+                    core.reply(chat, replace(texts.export_sent_privately(attachment.filename),
                                               reply_to=reply_to))
                     return
-            await outbox.send_file(chat, attachment.filename, attachment.data,
+            await core.reply_file(chat, attachment.filename, attachment.data,
                                    replace(caption, reply_to=reply_to))
         except Exception:
             log.exception("could not deliver export %s to %s", attachment.filename, chat)

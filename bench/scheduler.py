@@ -5,7 +5,7 @@ Run: .venv/bin/python -m bench.scheduler [--actions 100000] [--parties 10000] [-
 Every variant runs in processes of its own, so each peak RSS is that variant's alone:
 
 - ours: `Scheduler.schedule` into `SqliteStore` (a temp file, WAL) in one call, in one process;
-  the store is closed, a second process reopens the file (the restart: open + release_leases +
+  the store is closed, a second process reopens the file (the restart: open + reap_leases +
   next_wakeup is the reload time) and fires every action with a `Scheduler` on the real clock.
 - ours, per-party: the same actions scheduled one party at a time (10 actions a call), as the bot
   does when parties are created; schedule time and RSS only (the file ends up the same).
@@ -47,6 +47,7 @@ from typing import Any
 from bot.actions import Action, ActionKind, ActionStatus
 from bot.clock import SystemClock
 from bot.scheduler import Scheduler
+from bot.settings import default_worker_id
 from storage.sqlite import _ACTION_COLUMNS, SqliteStore, _action
 
 RESULT = "RESULT "
@@ -286,7 +287,7 @@ async def ours_run(args: argparse.Namespace) -> dict[str, Any]:
     began = time.perf_counter()
     store = await SqliteStore.open(args.db)
     opened = time.perf_counter()
-    released = await store.release_leases()
+    released = await store.reap_leases(clock.now(), default_worker_id())
     release_done = time.perf_counter()
     wakeup = await store.next_wakeup()
     known = time.perf_counter()
@@ -655,7 +656,7 @@ def notes(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> list[
         if run and "reload_open_s" in run:
             detail = f"reload = open {run['reload_open_s'] * 1000:.1f} ms"
             if "reload_release_s" in run:
-                detail += f" + release_leases {run['reload_release_s'] * 1000:.1f} ms"
+                detail += f" + reap_leases {run['reload_release_s'] * 1000:.1f} ms"
             parts.append(detail + f" + next wakeup {run['reload_next_wakeup_s'] * 1000:.1f} ms")
         if read_all:
             parts.append(f"read all {read_all['read_all_count']:,} back: "

@@ -42,3 +42,13 @@ class Action:
     status: ActionStatus = ActionStatus.PENDING
     acquired_by: str | None = None
     acquired_until: datetime | None = None
+    fence: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How a fired action ended, written only under the lease (`owner`, `fence`) that fired it."""
+
+    action_id: int
+    fence: int
+    status: ActionStatus

@@ -71,13 +71,15 @@ async def open_configured_store(settings: Settings) -> Store:
         store = await open_store(settings.database_url)
     except (UnsupportedDatabase, StoreUnavailable) as err:
         raise ConfigurationError(f"DATABASE_URL: {err}") from err
+    # Only leases that ran out, or that this worker's name held in a run that died: another
+    # worker's live leases stay its own.
     try:
-        released = await store.release_leases()
+        reaped = await store.reap_leases(SystemClock().now(), settings.worker_id)
     except BaseException:
         await store.close()
         raise
-    if released:
-        log.info("released %d action leases left by a previous run", released)
+    if reaped:
+        log.info("reaped %d action leases that ran out or were left by a previous run", reaped)
     return store
 
 
@@ -107,7 +109,7 @@ async def build(settings: Settings, store: Store, clock: Clock,
                         resume_countdown=timedelta(seconds=settings.resume_countdown_seconds),
                         ready_check=timedelta(seconds=settings.ready_check_seconds))
     core = WatchParty(store, clock, outbox, library or guide_library(settings), config)
-    scheduler = Scheduler(store, clock, core.fire)
+    scheduler = Scheduler(store, clock, core.fire, owner=settings.worker_id)
     core.on_schedule(scheduler.schedule)
     return Runtime(store, clock, outbox, core, scheduler)
 

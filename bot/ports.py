@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from bot.actions import Action, ActionKind, ActionStatus
+from bot.actions import Action, ActionKind, Outcome
 from bot.chats import ChatRef, ChatSettings
 from bot.party import LinkStatus, Party, PartyChat, PartyState
 from bot.records import Record
@@ -96,6 +97,53 @@ class LogEntry:
     params: dict[str, Any]
 
 
+class PartyWork(Protocol):
+    """One unit of work on one party: a transaction that holds the party until it ends.
+
+    `async with store.party(party_id) as tx:` begins it, takes the party for this worker and
+    reads it into `tx.party`; the block applies its transitions and calls the writes below,
+    which all land in the same transaction; leaving the block commits, an exception rolls
+    everything back. Two units of work on one party, in one process or in two, run one after
+    the other, so neither loses the other's update. SQLite takes the database's write lock
+    (`BEGIN IMMEDIATE`); the memory store a lock per party; PostgreSQL reads the party row
+    with `SELECT … FOR UPDATE`, which holds it until COMMIT. Keep a unit of work short and
+    free of network calls: others wait for it.
+    """
+
+    party: Party | None
+
+    async def save(self) -> None:
+        """Write the party's own fields that changed since they were read (not its chats)."""
+        ...
+
+    async def add_actions(self, actions: list[Action]) -> list[Action]:
+        """Store pending actions of this party; return them with ids."""
+        ...
+
+    async def cancel_actions(self, kinds: frozenset[ActionKind]) -> int:
+        """Cancel this party's pending actions of these kinds; return how many."""
+        ...
+
+    async def pending_actions(self) -> list[Action]:
+        """Return this party's pending actions by due time."""
+        ...
+
+    async def upsert_chat(self, link: PartyChat) -> None:
+        """Add a chat to this party or change its link; `party.chats` follows."""
+        ...
+
+    async def set_link_status(self, chat: ChatRef, status: LinkStatus) -> None:
+        """Change the status of a linked chat; `party.chats` follows."""
+        ...
+
+    async def add_sent_message(self, sent: SentMessage) -> None:
+        """Remember a message posted for this party."""
+        ...
+
+    async def add_log(self, entry: LogEntry) -> None:
+        """Append to this party's log."""
+        ...
+
 # A record as exports read it, a plain tuple (a million of them are read, and building a
 # `Record` each costs more than writing its line): (id, kind, platform, chat_id, user_id,
 # display_name, at in microseconds since 1970-01-01 UTC, position, value, prompt, message_id).
@@ -107,6 +155,20 @@ class Store(Protocol):
 
     async def close(self) -> None:
         """Flush pending writes and release the database."""
+        ...
+
+    # units of work
+    def party(self, party_id: int) -> AbstractAsyncContextManager[PartyWork]:
+        """Begin a unit of work on a party; `tx.party` is None when there is no such party."""
+        ...
+
+    def new_party(self, party: Party) -> AbstractAsyncContextManager[PartyWork]:
+        """Begin a unit of work that inserts a party with its home chat (approved).
+
+        `tx.party` is the party with its id; its first actions added in the block are stored
+        in the same transaction, so a party never exists without them. A taken join code
+        raises StoreConflict on entry.
+        """
         ...
 
     # parties
@@ -129,10 +191,6 @@ class Store(Protocol):
     async def parties_for_chat(self, chat: ChatRef,
                                states: frozenset[PartyState]) -> list[Party]:
         """Return the parties in these states that this chat takes part in (approved), by start."""
-        ...
-
-    async def parties_finished_before(self, before: datetime) -> list[Party]:
-        """Return finished or cancelled parties that ended before `before`."""
         ...
 
     async def upsert_party_chat(self, link: PartyChat) -> None:
@@ -158,10 +216,6 @@ class Store(Protocol):
 
     def iter_record_rows(self, party_id: int) -> AsyncIterator[list[RecordRow]]:
         """Stream a party's records as `RecordRow` pages, in the order of `iter_records`."""
-        ...
-
-    async def count_records(self, party_id: int) -> int:
-        """Return how many records a party has."""
         ...
 
     async def delete_user_records(self, chat: ChatRef, user_id: str) -> int:
@@ -227,23 +281,36 @@ class Store(Protocol):
 
     async def claim_due(self, now: datetime, owner: str, lease_until: datetime,
                         limit: int) -> list[Action]:
-        """Lease up to `limit` pending actions due by `now`, earliest first, to `owner`."""
+        """Lease up to `limit` pending actions due by `now`, earliest first, to `owner`.
+
+        An action is claimable when it has no lease or its lease ran out (`acquired_until` is
+        not after `now`); every claim bumps its `fence`, so the previous holder's writes fail.
+        """
         ...
 
-    async def finish_actions(self, results: list[tuple[int, ActionStatus]]) -> None:
-        """Mark claimed actions done, skipped or cancelled."""
+    async def renew_leases(self, owner: str, leases: list[tuple[int, int]],
+                           lease_until: datetime) -> list[int]:
+        """Extend the leases (action id, fence) `owner` still holds; return the ids extended."""
+        ...
+
+    async def finish_actions(self, owner: str, outcomes: list[Outcome]) -> list[Outcome]:
+        """Write the outcomes of actions `owner` still holds under their fence; return those.
+
+        An outcome whose lease was claimed by another since (a higher fence) is not written:
+        a worker that lost its lease cannot mark the action done.
+        """
+        ...
+
+    async def reap_leases(self, now: datetime, owner: str) -> int:
+        """Drop leases that ran out by `now` or are held under `owner`; return how many.
+
+        Called at start-up: leases under this worker's own name were left by a previous run of
+        it that died (WORKER_ID names one live worker); another worker's live leases stay.
+        """
         ...
 
     async def cancel_actions(self, party_id: int, kinds: frozenset[ActionKind]) -> int:
         """Cancel a party's pending actions of these kinds; return how many."""
-        ...
-
-    async def pending_actions(self, party_id: int) -> list[Action]:
-        """Return a party's pending actions by due time."""
-        ...
-
-    async def release_leases(self) -> int:
-        """Drop every lease (single-process stores, at start-up); return how many."""
         ...
 
     # chat settings and uploaded guides

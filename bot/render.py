@@ -595,6 +595,24 @@ ERRORS: dict[str, Any] = {
     "prompt_unknown": lambda p: f"There's no prompt {p.get('number')} to answer.",
     "prompt_unknown_react": lambda p: f"There's no prompt {p.get('number')} to react to.",
     "console_usage": lambda p: str(p["text"]),
+    # following a real player (PRODUCT §10)
+    "feed_scheme_unknown": lambda p: (
+        f"“{p['text']}” isn't a player I can follow. Use {' or '.join(p['accepted'])}."),
+    "feed_credentials": lambda p: (
+        f"Don't put a user name or password in the address ({p['text']}): the bot's operator "
+        "sets the server password or API key, never a chat."),
+    "feed_port_invalid": lambda p: (
+        f"“{p['port']}” in “{p['text']}” isn't a port. Give a number from 1 to 65535, or "
+        "leave it out for the default."),
+    "feed_url_invalid": lambda p: (
+        f"“{p['text']}” isn't a source address. Write {p['shape']} (a name of up to "
+        f"{p['maximum']} characters, no ? or #)."),
+    "feed_host_not_allowed": lambda p: (
+        f"I may not connect to {p['host']}:{p['port']}. This bot's operator allows: "
+        f"{', '.join(p['allowed'])}."),
+    "feed_jellyfin_key_missing": lambda p: (
+        "Following Jellyfin needs an API key, and this bot's operator hasn't set "
+        "JELLYFIN_API_KEY."),
 }
 
 

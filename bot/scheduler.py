@@ -5,47 +5,48 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import socket
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
-from bot.actions import Action, ActionStatus
+from bot.actions import Action, ActionStatus, Outcome
 from bot.ports import Clock, Store
+from bot.settings import default_worker_id
 
 log = logging.getLogger(__name__)
 
 LOOKAHEAD = timedelta(seconds=0.05)
+# Leases of actions still being fired are extended this often, in parts of the lease: two
+# renewals can fail (a slow store) before another worker may take the action over.
+RENEW_EVERY = 1 / 3
 
 Fire = Callable[[Action, datetime], Awaitable[ActionStatus]]
-
-
-def default_owner() -> str:
-    """Return a name for this process that other processes can tell apart."""
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 class Scheduler:
     """Sleeps until the next due action, claims what is due with a lease, and fires it.
 
     One task for the whole bot; `wake()` makes it look again when an earlier action is added.
-    Handlers run as tasks so a slow delivery never delays another action; results are written
-    back in batches.
+    Handlers run as tasks so a slow delivery never delays another action; a second task
+    renews the leases of actions still being fired; results are written back in batches,
+    each under the lease and fence it was fired with.
     """
 
     def __init__(self, store: Store, clock: Clock, fire: Fire, *, owner: str | None = None,
-                 lease_seconds: float = 300.0, batch: int = 1000,
+                 lease_seconds: float = 30.0, batch: int = 1000,
                  max_concurrent: int = 256) -> None:
         self._store = store
         self._clock = clock
         self._fire = fire
-        self.owner = owner or default_owner()
+        self.owner = owner or default_worker_id()
         self._lease = timedelta(seconds=lease_seconds)
         self._batch = batch
         self._wake = asyncio.Event()
         self._stopping = False
-        self._results: list[tuple[int, ActionStatus]] = []
+        self._results: list[Outcome] = []
         self._inflight: set[asyncio.Task[None]] = set()
+        self._held: dict[int, int] = {}  # action id -> fence, of actions being fired
+        self._busy = asyncio.Event()
+        self._renewer: asyncio.Task[None] | None = None
         self._slots = asyncio.Semaphore(max_concurrent)
         self._task: asyncio.Task[None] | None = None
         self._long_sleep = True
@@ -65,6 +66,7 @@ class Scheduler:
         if self._task is None:
             self._stopping = False
             self._task = asyncio.create_task(self.run(), name="scheduler")
+            self._renewer = asyncio.create_task(self._renew(), name="scheduler-leases")
 
     async def stop(self) -> None:
         """Stop claiming, let fired actions finish, and record their results."""
@@ -73,6 +75,11 @@ class Scheduler:
         if self._task is not None:
             await self._task
             self._task = None
+        if self._renewer is not None:
+            self._renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._renewer
+            self._renewer = None
 
     async def run(self) -> None:
         """The timer loop."""
@@ -90,6 +97,9 @@ class Scheduler:
                 claimed = await self._store.claim_due(horizon, self.owner, now + self._lease,
                                                       self._batch)
                 for action in claimed:
+                    assert action.id is not None
+                    self._held[action.id] = action.fence
+                    self._busy.set()
                     await self._slots.acquire()
                     task = asyncio.create_task(self._run_one(action))
                     self._inflight.add(task)
@@ -145,7 +155,7 @@ class Scheduler:
             status = ActionStatus.SKIPPED
         finally:
             self._slots.release()
-        self._results.append((action.id, status))
+        self._results.append(Outcome(action.id, action.fence, status))
         # A loop in a long sleep is woken to write the result; a busy one writes it next turn.
         if self._long_sleep or len(self._results) >= self._batch:
             self._wake.set()
@@ -153,4 +163,32 @@ class Scheduler:
     async def _flush(self) -> None:
         if self._results:
             results, self._results = self._results, []
-            await self._store.finish_actions(results)
+            written = await self._store.finish_actions(self.owner, results)
+            for outcome in results:
+                self._held.pop(outcome.action_id, None)
+            if len(written) < len(results):
+                lost = sorted({o.action_id for o in results} - {o.action_id for o in written})
+                log.warning("actions %s were taken over by another worker after their lease "
+                            "ran out; their outcome here is not written", lost)
+
+    async def _renew(self) -> None:
+        """Extend the leases of actions claimed and not yet finished, while there are any."""
+        every = self._lease.total_seconds() * RENEW_EVERY
+        while True:
+            if not self._held:
+                self._busy.clear()
+                await self._busy.wait()
+            await self._clock.sleep(every)
+            held = list(self._held.items())
+            if not held:
+                continue
+            try:
+                renewed = await self._store.renew_leases(self.owner, held,
+                                                         self._clock.now() + self._lease)
+            except Exception:
+                log.exception("renewing %d action leases failed; trying again", len(held))
+                continue
+            lost = sorted({action_id for action_id, _ in held} - set(renewed)
+                          - {o.action_id for o in self._results})
+            if lost:
+                log.warning("lost the lease of actions %s to another worker", lost)

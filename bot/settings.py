@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import socket
 from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
@@ -10,11 +12,18 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot import render
 from bot.errors import UserError
+from bot.feeds import DEFAULT_ALLOWED_HOSTS, parse_allowed_hosts
 from bot.outbox import RateLimits
 from bot.timeparse import validate_zone
 
 DISCORD_TOKEN_RE = re.compile(r"^[A-Za-z0-9_\-]{20,}\.[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{20,}$")
 TELEGRAM_TOKEN_RE = re.compile(r"^\d{3,15}:[A-Za-z0-9_\-]{30,}$")
+WORKER_ID_RE = re.compile(r"^[A-Za-z0-9._:@-]{1,100}$")
+
+
+def default_worker_id() -> str:
+    """Return this process's name among workers: the host name and the process id."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 class Settings(BaseSettings):
@@ -42,6 +51,10 @@ class Settings(BaseSettings):
     ready_check_seconds: int = Field(default=120, ge=10, le=3600)
     discord_rate_limits: str = "bot=50/1s; chat=5/5s"
     telegram_rate_limits: str = "bot=30/1s; chat=1/1s,20/60s"
+    worker_id: str = Field(default_factory=default_worker_id)
+    follow_allowed_hosts: str = DEFAULT_ALLOWED_HOSTS
+    syncplay_password: SecretStr | None = None
+    jellyfin_api_key: SecretStr | None = None
 
     @field_validator("discord_token")
     @classmethod
@@ -60,6 +73,28 @@ class Settings(BaseSettings):
             raise ValueError("TELEGRAM_TOKEN does not look like a bot token "
                              "(digits, a colon, then the secret, as BotFather gives it)")
         return value or None
+
+    @field_validator("worker_id")
+    @classmethod
+    def _worker_id_shape(cls, value: str) -> str:
+        if not WORKER_ID_RE.match(value):
+            raise ValueError("WORKER_ID must be 1 to 100 letters, digits or . _ : @ - (no "
+                             f"spaces), unique among the running workers; got {value!r}")
+        return value
+
+    @field_validator("follow_allowed_hosts")
+    @classmethod
+    def _follow_allowed_hosts(cls, value: str) -> str:
+        return ",".join(parse_allowed_hosts(value))  # raises ValueError saying what is accepted
+
+    @field_validator("syncplay_password", "jellyfin_api_key")
+    @classmethod
+    def _empty_secret_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        return value if value is not None and value.get_secret_value() else None
+
+    def allowed_feed_hosts(self) -> tuple[str, ...]:
+        """Return the hosts (`host` or `host:port`) that `follow` may connect to."""
+        return parse_allowed_hosts(self.follow_allowed_hosts)
 
     @field_validator("log_level")
     @classmethod

@@ -40,7 +40,7 @@ def sqlite_path(database_url: str) -> str | None:
 
 
 async def open_store(database_url: str) -> Store:
-    """Open the store a `DATABASE_URL` names, migrating a SQLite file to the current schema."""
+    """Open the store a `DATABASE_URL` names, migrating SQLite (a file or `:memory:`) first."""
     scheme, sep, _ = database_url.partition("://")
     scheme = scheme.lower() if sep else ""
     if scheme == "memory":
@@ -50,10 +50,6 @@ async def open_store(database_url: str) -> Store:
     if scheme == "sqlite":
         path = sqlite_path(database_url)
         assert path is not None
-        if path == ":memory:":
-            from storage.memory import MemoryStore
-
-            return MemoryStore()
         from storage.sqlite import SqliteStore
 
         return await SqliteStore.open(path)

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator
-from dataclasses import replace
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.actions import Action, ActionKind, ActionStatus
+from bot.actions import Action, ActionKind, ActionStatus, Outcome
 from bot.chats import ChatRef, ChatSettings, Creators
 from bot.party import LinkStatus, Party, PartyChat, PartyState
 from bot.ports import LogEntry, RecordRow, SentKind, SentMessage
 from bot.records import Record, RecordKind
 from storage import StoreConflict
+from storage.rules import FOLLOWERS, WorkOnParty, check_addable, check_record, follow, work_party_id
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
+_OWN_FIELDS = tuple(f.name for f in fields(Party) if f.name not in ("id", "chats"))
+_KEEP_NEW = {follower.name: follower.keep_new for follower in FOLLOWERS}
 _PAGE = 1_000  # records per page of iter_record_rows, as SqliteStore reads them
 _ENDED = frozenset({PartyState.FINISHED, PartyState.CANCELLED})
 
@@ -50,6 +55,129 @@ def _own_fields(party: Party, party_id: int) -> Party:
     )
 
 
+class MemoryWork(WorkOnParty):
+    """A unit of work on one party (`bot.ports.PartyWork`) under the store's lock for it.
+
+    Writes land in the store at once, each leaving an undo step, so the block reads its own
+    writes and a failure puts everything back.
+    """
+
+    def __init__(self, store: MemoryStore, party_id: int, party: Party | None) -> None:
+        self._store = store
+        self.party_id = party_id
+        self.party = party
+        self._stored = None if party is None else _own_fields(party, party.id)
+        self.undo: list[Callable[[], None]] = []
+
+    async def save(self) -> None:
+        """Write the party's own fields that changed since they were read or last saved."""
+        party_id = self._party_id()
+        assert self.party is not None and self._stored is not None
+        fresh = _own_fields(self.party, party_id)
+        changed = [name for name in _OWN_FIELDS
+                   if getattr(fresh, name) != getattr(self._stored, name)]
+        if not changed:
+            return
+        parties = self._store._parties
+        if "code" in changed and any(p.code == fresh.code and pid != party_id
+                                     for pid, p in parties.items()):
+            raise StoreConflict(f"join code {fresh.code} is taken")
+        stored = parties[party_id]
+        before = {name: getattr(stored, name) for name in changed}
+        for name in changed:
+            setattr(stored, name, getattr(fresh, name))
+
+        def undo() -> None:
+            for name, value in before.items():
+                setattr(stored, name, value)
+        self.undo.append(undo)
+        self._stored = fresh
+
+    async def add_actions(self, actions: list[Action]) -> list[Action]:
+        """Store pending actions of this party; return them with ids."""
+        for a in actions:
+            self._own(a.party_id)
+        stored = await self._store.add_actions(actions)
+        ids = [a.id for a in stored if a.id is not None]
+
+        def undo() -> None:
+            for action_id in ids:
+                self._store._actions.pop(action_id, None)
+        self.undo.append(undo)
+        return stored
+
+    async def cancel_actions(self, kinds: frozenset[ActionKind]) -> int:
+        """Cancel this party's pending actions of these kinds; return how many."""
+        party_id = self.party_id
+        doomed = [a for a in self._store._pending() if a.party_id == party_id and a.kind in kinds]
+        for action in doomed:
+            action.status = ActionStatus.CANCELLED
+
+        def undo() -> None:
+            for action in doomed:
+                action.status = ActionStatus.PENDING
+        self.undo.append(undo)
+        return len(doomed)
+
+    async def pending_actions(self) -> list[Action]:
+        """Return this party's pending actions by due time."""
+        party_id = self.party_id
+        store = self._store
+        found = [a for a in store._pending() if a.party_id == party_id]
+        found.sort(key=lambda a: (a.due_at, a.id))
+        return [store._copy(a, store._actions[a.id][1]) for a in found if a.id is not None]
+
+    async def _link(self, key: tuple[int, ChatRef], write: Callable[[], None]) -> None:
+        links = self._store._links
+        before = links.get(key)
+        old_status = None if before is None else before.status
+        write()
+
+        def undo() -> None:
+            if before is None:
+                links.pop(key, None)
+            else:
+                links[key] = before
+                before.status = old_status  # type: ignore[assignment]
+        self.undo.append(undo)
+        loaded = self._store._load(self._party_id())
+        assert loaded is not None and self.party is not None
+        self.party.chats = loaded.chats
+
+    async def upsert_chat(self, link: PartyChat) -> None:
+        """Add a chat to this party or change its link; `party.chats` follows."""
+        self._own(link.party_id)
+        await self._link((link.party_id, link.chat), lambda: self._store._upsert_link(link))
+
+    async def set_link_status(self, chat: ChatRef, status: LinkStatus) -> None:
+        """Change the status of a linked chat; `party.chats` follows."""
+        party_id = self._party_id()
+        await self._link((party_id, chat),
+                         lambda: self._store._set_link(party_id, chat, status))
+
+    async def add_sent_message(self, sent: SentMessage) -> None:
+        """Remember a message posted for this party."""
+        self._own(sent.party_id)
+        sent_messages = self._store._sent
+        key = (sent.chat, sent.message_id)
+        before = sent_messages.get(key)
+        await self._store.add_sent_message(sent)
+
+        def undo() -> None:
+            if before is None:
+                sent_messages.pop(key, None)
+            else:
+                sent_messages[key] = before
+        self.undo.append(undo)
+
+    async def add_log(self, entry: LogEntry) -> None:
+        """Append to this party's log."""
+        self._own(entry.party_id)
+        await self._store.add_log(entry)
+        written = self._store._log[-1]
+        self.undo.append(lambda: self._store._log.remove(written))
+
+
 class MemoryStore:
     """Every `Store` method over dicts and lists, with the same results SQLite gives."""
 
@@ -66,6 +194,7 @@ class MemoryStore:
         self._events: dict[tuple[int, str], int] = {}
         self._refs: dict[tuple[str, str], tuple[ChatRef, str]] = {}
         self._ids: dict[str, int] = {}
+        self._party_locks: dict[int, asyncio.Lock] = {}
         self._closed = False
 
     def _next_id(self, table: str) -> int:
@@ -75,6 +204,43 @@ class MemoryStore:
     async def close(self) -> None:
         """Nothing to flush; records are refused from now on, as SqliteStore refuses them."""
         self._closed = True
+
+    # units of work
+
+    def party(self, party_id: int) -> AbstractAsyncContextManager[MemoryWork]:
+        """Begin a unit of work on a party (see `bot.ports.PartyWork`)."""
+        return self._unit(party_id, lambda: self._load(party_id))
+
+    def new_party(self, party: Party) -> AbstractAsyncContextManager[MemoryWork]:
+        """Begin a unit of work that inserts a party with its home chat (approved)."""
+        return self._unit(None, lambda: self._insert_party(party))
+
+    @asynccontextmanager
+    async def _unit(self, party_id: int | None,
+                    begin: Callable[[], Party | None]) -> AsyncIterator[MemoryWork]:
+        # A new party's id is unknown until it is inserted, and nobody else can hold it yet.
+        lock = self._party_locks.setdefault(party_id, asyncio.Lock()) if party_id else None
+        if lock is not None:
+            await lock.acquire()
+        try:
+            party = begin()
+            work = MemoryWork(self, work_party_id(party_id, party), party)
+            if party_id is None and party is not None:
+                new_id = party.id
+                work.undo.append(lambda: self._drop_party(new_id))
+            try:
+                yield work
+            except BaseException:
+                for step in reversed(work.undo):
+                    step()
+                raise
+        finally:
+            if lock is not None:
+                lock.release()
+
+    def _drop_party(self, party_id: int) -> None:
+        self._parties.pop(party_id, None)
+        self._links = {key: link for key, link in self._links.items() if key[0] != party_id}
 
     # parties
 
@@ -89,6 +255,9 @@ class MemoryStore:
 
     async def create_party(self, party: Party) -> Party:
         """Insert a party with its home chat (approved); return it with its id."""
+        return self._insert_party(party)
+
+    def _insert_party(self, party: Party) -> Party:
         if any(p.code == party.code for p in self._parties.values()):
             raise StoreConflict(f"join code {party.code} is taken")
         party_id = self._next_id("parties")
@@ -129,20 +298,11 @@ class MemoryStore:
         ]
         return sorted(found, key=lambda p: (p.starts_at, p.id))
 
-    async def parties_finished_before(self, before: datetime) -> list[Party]:
-        """Return finished or cancelled parties that ended (or, never started, were due) earlier."""
-        limit = _instant(before)
-        found = []
-        for party_id, party in self._parties.items():
-            ended = party.finished_at or party.starts_at
-            if party.state in _ENDED and ended < limit:
-                loaded = self._load(party_id)
-                assert loaded is not None
-                found.append(loaded)
-        return sorted(found, key=lambda p: (p.finished_at or p.starts_at, p.id))
-
     async def upsert_party_chat(self, link: PartyChat) -> None:
         """Add a chat to a party or change its link status."""
+        self._upsert_link(link)
+
+    def _upsert_link(self, link: PartyChat) -> None:
         if link.party_id not in self._parties:
             raise StoreConflict(f"no party {link.party_id} to link {link.chat} to")
         self._links[(link.party_id, link.chat)] = PartyChat(
@@ -152,6 +312,9 @@ class MemoryStore:
 
     async def set_link_status(self, party_id: int, chat: ChatRef, status: LinkStatus) -> None:
         """Change the status of a linked chat."""
+        self._set_link(party_id, chat, status)
+
+    def _set_link(self, party_id: int, chat: ChatRef, status: LinkStatus) -> None:
         link = self._links.get((party_id, chat))
         if link is None:
             raise LookupError(f"{chat} is not linked to party {party_id}")
@@ -163,10 +326,7 @@ class MemoryStore:
         """Store a record; it is durable as soon as it is in the dict."""
         if self._closed:
             raise RuntimeError("the store is closed")
-        required = (record.party_id, record.kind, record.platform, record.chat_id,
-                    record.user_id, record.display_name, record.at, record.value)
-        if None in required:
-            raise ValueError("a record needs party, kind, platform, chat, user, name and value")
+        check_record(record)
         key = None if record.event is None else (record.party_id, record.event)
         if key is not None and self._events.get(key) in self._records:
             return replace(self._records[self._events[key]])
@@ -204,10 +364,6 @@ class MemoryStore:
                 page = []
         if page:
             yield page
-
-    async def count_records(self, party_id: int) -> int:
-        """Return how many records a party has."""
-        return sum(1 for r in self._records.values() if r.party_id == party_id)
 
     def _delete_records(self, keep: Any) -> int:
         doomed = [rid for rid, r in self._records.items() if not keep(r)]
@@ -279,39 +435,46 @@ class MemoryStore:
         """Give everything stored under `old` to `new`; entries `new` already has are kept."""
         if old == new:
             return
+        keep = _KEEP_NEW
+
+        def chat_key(key: ChatRef, value: Any) -> tuple[ChatRef, Any] | None:
+            return None if key != old else (new, replace(value, chat=new))
+
+        def user_key(key: tuple[str, str, str], at: datetime
+                     ) -> tuple[tuple[str, str, str], datetime] | None:
+            return None if key[:2] != (old.platform, old.chat_id) else (
+                (new.platform, new.chat_id, key[2]), at)
+
+        def link_key(key: tuple[int, ChatRef], link: PartyChat
+                     ) -> tuple[tuple[int, ChatRef], PartyChat] | None:
+            return None if key[1] != old else ((key[0], new), replace(link, chat=new))
+
+        def sent_key(key: tuple[ChatRef, str], value: tuple[int, SentMessage]
+                     ) -> tuple[tuple[ChatRef, str], tuple[int, SentMessage]] | None:
+            return None if key[0] != old else (
+                (new, key[1]), (value[0], replace(value[1], chat=new)))
+
+        def ref_key(key: tuple[str, str], value: tuple[ChatRef, str]
+                    ) -> tuple[tuple[str, str], tuple[ChatRef, str]] | None:
+            return None if value[0] != old else (key, (new, value[1]))
+
+        def record_key(key: int, rec: Record) -> tuple[int, Record] | None:
+            return None if (rec.platform, rec.chat_id) != (old.platform, old.chat_id) else (
+                key, replace(rec, platform=new.platform, chat_id=new.chat_id))
+
+        def guide_key(key: tuple[str, str], source: str) -> tuple[tuple[str, str], str] | None:
+            return None if key[0] != str(old) else ((str(new), key[1]), source)
+
         for party in self._parties.values():
             if party.home == old:
                 party.home = new
-        links: dict[tuple[int, ChatRef], PartyChat] = {}
-        for (party_id, chat), link in self._links.items():
-            if chat == old:
-                if (party_id, new) in self._links:
-                    continue
-                link.chat = chat = new
-            links[(party_id, chat)] = link
-        self._links = links  # rebuilt, so links keep the order they were made in
-        for (chat, message_id), (order, sent) in list(self._sent.items()):
-            if chat == old:
-                del self._sent[(chat, message_id)]
-                self._sent.setdefault((new, message_id), (order, replace(sent, chat=new)))
-        for key, (chat, message_id) in list(self._refs.items()):
-            if chat == old:
-                self._refs[key] = (new, message_id)
-        for record_id, rec in list(self._records.items()):
-            if (rec.platform, rec.chat_id) == (old.platform, old.chat_id):
-                self._records[record_id] = replace(rec, platform=new.platform,
-                                                   chat_id=new.chat_id)
-        for (platform, chat_id, user_id), at in list(self._forgotten.items()):
-            if (platform, chat_id) == (old.platform, old.chat_id):
-                del self._forgotten[(platform, chat_id, user_id)]
-                self._forgotten.setdefault((new.platform, new.chat_id, user_id), at)
-        settings = self._settings.pop(old, None)
-        if settings is not None and new not in self._settings:
-            self._settings[new] = replace(settings, chat=new)
-        for (scope, name), source in list(self._guides.items()):
-            if scope == str(old):
-                del self._guides[(scope, name)]
-                self._guides.setdefault((str(new), name), source)
+        self._links = follow(self._links, link_key, keep["party_chats"])
+        self._sent = follow(self._sent, sent_key, keep["sent_messages"])
+        self._refs = follow(self._refs, ref_key, keep["message_refs"])
+        self._records = follow(self._records, record_key, keep["records"])
+        self._forgotten = follow(self._forgotten, user_key, keep["forgotten"])
+        self._settings = follow(self._settings, chat_key, keep["chat_settings"])
+        self._guides = follow(self._guides, guide_key, keep["guides"])
 
     # actions
 
@@ -321,13 +484,12 @@ class MemoryStore:
             party_id=action.party_id, kind=action.kind, due_at=action.due_at,
             payload=json.loads(payload), id=action.id, status=action.status,
             acquired_by=action.acquired_by, acquired_until=action.acquired_until,
+            fence=action.fence,
         )
 
     async def add_actions(self, actions: list[Action]) -> list[Action]:
         """Store pending actions; return copies with ids."""
-        if any(a.status != ActionStatus.PENDING or a.acquired_until or a.acquired_by
-               for a in actions):
-            raise ValueError("only pending, unleased actions can be added")
+        check_addable(actions)
         prepared = [
             (Action(
                 party_id=a.party_id, kind=ActionKind(a.kind), due_at=_instant(a.due_at),
@@ -374,16 +536,41 @@ class MemoryStore:
         for action in due:
             action.acquired_by = owner
             action.acquired_until = until
+            action.fence += 1
             assert action.id is not None
             claimed.append(self._copy(action, self._actions[action.id][1]))
         return claimed
 
-    async def finish_actions(self, results: list[tuple[int, ActionStatus]]) -> None:
-        """Mark claimed actions done, skipped or cancelled; their lease is kept as history."""
-        for action_id, status in results:
-            found = self._actions.get(action_id)
-            if found is not None:
-                found[0].status = ActionStatus(status)
+    def _held(self, action_id: int, fence: int, owner: str) -> Action | None:
+        found = self._actions.get(action_id)
+        if found is None or found[0].fence != fence or found[0].acquired_by != owner:
+            return None
+        return found[0]
+
+    async def renew_leases(self, owner: str, leases: list[tuple[int, int]],
+                           lease_until: datetime) -> list[int]:
+        """Extend the leases (action id, fence) `owner` still holds; return the ids extended."""
+        until = _instant(lease_until)
+        renewed = []
+        for action_id, fence in leases:
+            action = self._held(action_id, fence, owner)
+            if action is not None and action.status is ActionStatus.PENDING:
+                action.acquired_until = until
+                renewed.append(action_id)
+        return renewed
+
+    async def finish_actions(self, owner: str, outcomes: list[Outcome]) -> list[Outcome]:
+        """Write outcomes still under `owner`'s lease and fence; return those written.
+
+        The lease is kept as history.
+        """
+        written = []
+        for outcome in outcomes:
+            action = self._held(outcome.action_id, outcome.fence, owner)
+            if action is not None:
+                action.status = ActionStatus(outcome.status)
+                written.append(outcome)
+        return written
 
     async def cancel_actions(self, party_id: int, kinds: frozenset[ActionKind]) -> int:
         """Cancel a party's pending actions of these kinds; return how many."""
@@ -394,17 +581,13 @@ class MemoryStore:
                 count += 1
         return count
 
-    async def pending_actions(self, party_id: int) -> list[Action]:
-        """Return a party's pending actions by due time."""
-        found = [(a.due_at, a.id, a) for a in self._pending() if a.party_id == party_id and a.id]
-        found.sort(key=lambda x: (x[0], x[1]))
-        return [self._copy(a, self._actions[action_id][1]) for _, action_id, a in found]
-
-    async def release_leases(self) -> int:
-        """Drop every lease of a pending action; return how many."""
+    async def reap_leases(self, now: datetime, owner: str) -> int:
+        """Drop leases that ran out by `now` or are held under `owner`; return how many."""
+        at = _instant(now)
         count = 0
         for action in self._pending():
-            if action.acquired_until is not None or action.acquired_by is not None:
+            if action.acquired_until is not None and (action.acquired_until <= at
+                                                      or action.acquired_by == owner):
                 action.acquired_by = None
                 action.acquired_until = None
                 count += 1

@@ -6,23 +6,24 @@ import asyncio
 import json
 import logging
 import os
-import re
 import sqlite3
+import uuid
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
-from contextlib import aclosing
+from contextlib import AbstractAsyncContextManager, aclosing, asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from importlib import resources
 from typing import Any, TypeVar
 
 import aiosqlite
 
-from bot.actions import Action, ActionKind, ActionStatus
+from bot.actions import Action, ActionKind, ActionStatus, Outcome
 from bot.chats import ChatRef, ChatSettings, Creators
 from bot.party import LinkStatus, Party, PartyChat, PartyState
 from bot.ports import LogEntry, RecordRow, SentKind, SentMessage
 from bot.records import Record, RecordKind
 from storage import StoreConflict, StoreUnavailable
+from storage.migrate import Migration, run_migrations
+from storage.rules import FOLLOWERS, WorkOnParty, check_addable, check_record, work_party_id
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ LINGER_BELOW = 64
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
-_MIGRATION = re.compile(r"^V(\d+)__(\w+)\.sql$")
+DIALECT = "sqlite"
 
 
 # instants and values
@@ -91,22 +92,6 @@ def _seconds_tuple(text: str) -> tuple[timedelta, ...]:
 # migrations
 
 
-def migration_files() -> list[tuple[int, str, str]]:
-    """Return (version, name, SQL) of every SQLite migration, in version order."""
-    folder = resources.files("storage") / "migrations" / "sqlite"
-    found = []
-    for entry in folder.iterdir():
-        match = _MIGRATION.match(entry.name)
-        if match:
-            found.append((int(match[1]), entry.name.removesuffix(".sql"),
-                          entry.read_text(encoding="utf-8")))
-    found.sort()
-    versions = [version for version, _, _ in found]
-    if len(set(versions)) != len(versions):
-        raise RuntimeError(f"two SQLite migrations share a version: {[n for _, n, _ in found]}")
-    return found
-
-
 def _statements(script: str) -> list[str]:
     """Split a migration into statements; sqlite3.complete_statement understands triggers."""
     statements: list[str] = []
@@ -124,42 +109,48 @@ def _statements(script: str) -> list[str]:
     return statements
 
 
-def _apply_migrations(conn: sqlite3.Connection) -> list[str]:
-    conn.execute(
-        "CREATE TABLE IF NOT EXISTS schema_version ("
-        " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)"
-    )
-    files = migration_files()
-    newest = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0]
-    if newest is not None and files and newest > files[-1][0]:
-        raise StoreUnavailable(
-            f"the database schema is at V{newest}, newer than this version of the bot knows "
-            f"(V{files[-1][0]}); run the newer bot or restore a backup"
-        )
-    applied = []
-    for version, name, sql in files:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            # Checked inside the write transaction: another process may have just applied it.
-            done = conn.execute(
-                "SELECT 1 FROM schema_version WHERE version = ?", (version,)
-            ).fetchone()
-            if not done:
-                for statement in _statements(sql):
-                    conn.execute(statement)
-                conn.execute(
-                    "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
-                    (version, name, _us(datetime.now(UTC))),
-                )
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        if not done:
-            log.debug("applied migration %s", name)
-            applied.append(name)
-    return applied
+class _MigrationTarget:
+    """The runner's view of one SQLite connection (on its own thread, one step per call)."""
+
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self._db = db
+
+    async def prepare(self) -> int | None:
+        """Create schema_version if needed; return the newest version applied."""
+        def run(conn: sqlite3.Connection) -> int | None:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version ("
+                " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)"
+            )
+            newest = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0]
+            return None if newest is None else int(newest)
+        return await _call(self._db, run)
+
+    async def apply(self, migration: Migration) -> bool:
+        """Apply one migration in one write transaction unless it is recorded already."""
+        def run(conn: sqlite3.Connection) -> bool:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                done = conn.execute("SELECT 1 FROM schema_version WHERE version = ?",
+                                    (migration.version,)).fetchone()
+                if not done:
+                    for statement in _statements(migration.sql):
+                        conn.execute(statement)
+                    conn.execute(
+                        "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
+                        (migration.version, migration.name, _us(datetime.now(UTC))),
+                    )
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            return not done
+        return await _call(self._db, run)
+
+
+async def _migrate(db: aiosqlite.Connection) -> list[str]:
+    return await run_migrations(_MigrationTarget(db), DIALECT)
 
 
 # connections
@@ -176,8 +167,67 @@ async def _call(db: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], T])
     return await db._execute(lambda: fn(db._conn))  # type: ignore[no-untyped-call,no-any-return]
 
 
-def _configure(conn: sqlite3.Connection) -> None:
+class _Activity:
+    """How many calls are queued or running on a store's connection threads."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.quiet = asyncio.Event()
+        self.quiet.set()
+
+    def begin(self) -> None:
+        self.calls += 1
+        self.quiet.clear()
+
+    def end(self) -> None:
+        self.calls -= 1
+        if not self.calls:
+            self.quiet.set()
+
+
+class _Connection(aiosqlite.Connection):
+    """An aiosqlite connection that counts the calls queued or running on its thread."""
+
+    def __init__(self, connector: Callable[[], sqlite3.Connection], activity: _Activity) -> None:
+        super().__init__(connector, iter_chunk_size=64)
+        self._activity = activity
+
+    async def _execute(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        self._activity.begin()
+        try:
+            return await super()._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
+        finally:
+            self._activity.end()
+
+    async def _connect(self) -> aiosqlite.Connection:
+        self._activity.begin()
+        try:
+            return await super()._connect()
+        finally:
+            self._activity.end()
+
+    async def close(self) -> None:
+        """Close the connection and stop its thread, counted like any call."""
+        self._activity.begin()
+        try:
+            await super().close()
+        finally:
+            self._activity.end()
+
+
+def _memory_target() -> str:
+    """Return a URI naming a fresh in-memory database its store's connections share."""
+    return f"file:watchparty-{uuid.uuid4().hex}?mode=memory&cache=shared"
+
+
+def _configure(conn: sqlite3.Connection, in_memory: bool) -> None:
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    if in_memory:
+        # Connections to one shared-cache database lock tables, not the file, and busy_timeout
+        # does not cover that: readers skip the table locks; the store serialises its writers.
+        conn.execute("PRAGMA read_uncommitted = ON")
+        conn.execute("PRAGMA foreign_keys = ON")
+        return
     mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
     if str(mode).lower() != "wal":
         raise sqlite3.OperationalError(f"journal_mode is {mode}, not wal")
@@ -189,14 +239,20 @@ def _configure(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA foreign_keys = ON")
 
 
-async def _connect(path: str) -> aiosqlite.Connection:
-    folder = os.path.dirname(os.path.abspath(path)) if path != ":memory:" else "."  # noqa: ASYNC240
-    if not os.path.isdir(folder):  # noqa: ASYNC240 - once at start-up, before the loop has work
-        # Checked before aiosqlite starts its thread: a failed connect there leaves the thread
-        # behind, which prints a traceback at exit.
-        raise StoreUnavailable(f"cannot open SQLite database {path!r}: the folder {folder!r} "
-                               "does not exist")
-    connection = aiosqlite.connect(path, isolation_level=None)
+async def _connect(path: str, memory_target: str | None = None,
+                   activity: _Activity | None = None) -> aiosqlite.Connection:
+    """Connect to the file at `path`, or to the shared in-memory database `memory_target`."""
+    target, uri = (path, False) if memory_target is None else (memory_target, True)
+    if memory_target is None:
+        folder = os.path.dirname(os.path.abspath(path))  # noqa: ASYNC240
+        if not os.path.isdir(folder):  # noqa: ASYNC240 - at start-up, before the loop has work
+            # Checked before aiosqlite starts its thread: a failed connect there leaves the
+            # thread behind, which prints a traceback at exit.
+            raise StoreUnavailable(f"cannot open SQLite database {path!r}: the folder "
+                                   f"{folder!r} does not exist")
+    connection = _Connection(
+        lambda: sqlite3.connect(target, isolation_level=None, uri=uri),
+        activity or _Activity())
     try:
         db = await connection
     except sqlite3.Error as exc:
@@ -207,7 +263,7 @@ async def _connect(path: str) -> aiosqlite.Connection:
             f"cannot open SQLite database {path!r}: {exc} (does its folder exist, is it writable?)"
         ) from exc
     try:
-        await _call(db, _configure)
+        await _call(db, lambda conn: _configure(conn, memory_target is not None))
     except sqlite3.Error as exc:
         await db.close()
         raise StoreUnavailable(f"cannot use SQLite database {path!r}: {exc}") from exc
@@ -218,7 +274,7 @@ async def migrate(path: str | os.PathLike[str]) -> list[str]:
     """Bring the SQLite file at `path` to the current schema; return the migrations applied."""
     db = await _connect(os.fspath(path))
     try:
-        return await _call(db, _apply_migrations)
+        return await _migrate(db)
     finally:
         await db.close()
 
@@ -230,6 +286,7 @@ _PARTY_COLUMNS = (
     " starts_at, timezone, guide_name, state, created_at, go_at, paused_at, paused_seconds,"
     " resume_at, ready_target, finished_at"
 )
+_PARTY_FIELDS = tuple(c.strip() for c in _PARTY_COLUMNS.split(",")[1:])
 _RECORD_COLUMNS = (
     "id, party_id, kind, platform, chat_id, user_id, display_name, at, position, value,"
     " prompt, message_id, event"
@@ -237,7 +294,9 @@ _RECORD_COLUMNS = (
 # bot.ports.RecordRow, in its order
 _ROW_COLUMNS = ("id, kind, platform, chat_id, user_id, display_name, at, position, value, prompt,"
                 " message_id")
-_ACTION_COLUMNS = "id, party_id, kind, due_at, payload, status, acquired_by, acquired_until"
+_ACTION_COLUMNS = (
+    "id, party_id, kind, due_at, payload, status, acquired_by, acquired_until, fence"
+)
 _SENT_COLUMNS = "party_id, platform, chat_id, message_id, kind, prompt, action_id"
 
 INSERT_RECORD = (
@@ -253,7 +312,7 @@ _INSERT_ACTION = (
 # reads `limit` rows of a partial index, not every pending action. The outer conditions are
 # re-checked by the UPDATE itself, which makes the whole claim one atomic statement.
 _CLAIM = f"""
-UPDATE actions SET acquired_by = :owner, acquired_until = :until
+UPDATE actions SET acquired_by = :owner, acquired_until = :until, fence = fence + 1
 WHERE id IN (
     SELECT id FROM (
         SELECT id, due_at FROM (
@@ -334,7 +393,7 @@ def _action(row: tuple[Any, ...]) -> Action:
     return Action(
         id=row[0], party_id=row[1], kind=ActionKind(row[2]), due_at=_dt(row[3]),
         payload=json.loads(row[4]), status=ActionStatus(row[5]), acquired_by=row[6],
-        acquired_until=_opt_dt(row[7]),
+        acquired_until=_opt_dt(row[7]), fence=row[8],
     )
 
 
@@ -347,14 +406,12 @@ def _sent(row: tuple[Any, ...]) -> SentMessage:
 
 def record_row(record: Record) -> tuple[Any, ...]:
     """Return the row SqliteStore writes for a record, refusing one that would fail its batch."""
+    check_record(record)
     kind = record.kind
     row = (record.party_id, kind._value_ if type(kind) is RecordKind else RecordKind(kind).value,
            record.platform, record.chat_id, record.user_id, record.display_name,
            (record.at - _EPOCH) // _US, record.position, record.value, record.prompt,
            record.message_id, record.event)
-    # Checked here so one caller's bad record fails that caller, not everybody in its batch.
-    if None in row[:7] or row[8] is None:
-        raise ValueError("a record needs party, kind, platform, chat, user, name and value")
     return row
 
 
@@ -423,13 +480,227 @@ def _insert_records(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> Se
     return [value if known else first + value for known, value in plan]
 
 
+def _party_fields(party: Party) -> dict[str, Any]:
+    """Return a party's own fields as the columns and values they are stored as."""
+    return dict(zip(_PARTY_FIELDS, _party_values(party), strict=True))
+
+
+def _insert_party(conn: sqlite3.Connection, party: Party) -> Party:
+    """Insert a party with its home chat (approved) in the caller's transaction."""
+    cursor = conn.execute(
+        f"INSERT INTO parties ({', '.join(_PARTY_FIELDS)}) VALUES ({', '.join('?' * 18)})",
+        _party_values(party),
+    )
+    party_id = cursor.lastrowid
+    conn.execute(
+        "INSERT INTO party_chats (party_id, platform, chat_id, status, is_home)"
+        " VALUES (?, ?, ?, ?, 1)",
+        (party_id, party.home.platform, party.home.chat_id, LinkStatus.APPROVED.value),
+    )
+    return _load_parties(conn, "WHERE id = ?", (party_id,))[0]
+
+
+def _one_party(conn: sqlite3.Connection, party_id: int) -> Party | None:
+    found = _load_parties(conn, "WHERE id = ?", (party_id,))
+    return found[0] if found else None
+
+
+def _action_rows(actions: list[Action]) -> list[tuple[Any, ...]]:
+    check_addable(actions)
+    # This runs for 100,000 actions at a time: locals and a reused encoder keep it lean.
+    encode, epoch, one_us = _encode, _EPOCH, _US
+    return [(a.party_id, a.kind, (a.due_at - epoch) // one_us, encode(a.payload))
+            for a in actions]
+
+
+def _added(actions: list[Action], rows: list[tuple[Any, ...]], first: int) -> list[Action]:
+    """Return the actions as stored, with the ids `_insert_many` gave them from `first` on."""
+    return [
+        Action(party_id=a.party_id,
+               kind=a.kind if type(a.kind) is ActionKind else ActionKind(a.kind),
+               due_at=a.due_at if a.due_at.tzinfo is UTC else _dt(row[2]),
+               payload=a.payload, id=action_id)
+        for action_id, (a, row) in enumerate(zip(actions, rows, strict=True), first)
+    ]
+
+
+def _cancel(conn: sqlite3.Connection, party_id: int, kinds: frozenset[ActionKind]) -> int:
+    return int(conn.execute(
+        "UPDATE actions SET status = 'cancelled' WHERE party_id = ? AND status = 'pending'"
+        " AND kind IN (SELECT value FROM json_each(?))",
+        (party_id, json.dumps([ActionKind(k).value for k in kinds])),
+    ).rowcount)
+
+
+def _pending(conn: sqlite3.Connection, party_id: int) -> list[Action]:
+    rows = conn.execute(
+        f"SELECT {_ACTION_COLUMNS} FROM actions WHERE party_id = ? AND status = 'pending'"
+        " ORDER BY due_at, id",
+        (party_id,),
+    ).fetchall()
+    return [_action(row) for row in rows]
+
+
+def _upsert_link(conn: sqlite3.Connection, link: PartyChat) -> None:
+    conn.execute(
+        "INSERT INTO party_chats (party_id, platform, chat_id, status, is_home, requested_by)"
+        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (party_id, platform, chat_id) DO UPDATE SET"
+        " status = excluded.status, is_home = excluded.is_home,"
+        " requested_by = excluded.requested_by",
+        (link.party_id, link.chat.platform, link.chat.chat_id, LinkStatus(link.status).value,
+         int(link.is_home), link.requested_by),
+    )
+
+
+def _set_link(conn: sqlite3.Connection, party_id: int, chat: ChatRef, status: LinkStatus) -> None:
+    cursor = conn.execute(
+        "UPDATE party_chats SET status = ? WHERE party_id = ? AND platform = ? AND chat_id = ?",
+        (LinkStatus(status).value, party_id, chat.platform, chat.chat_id),
+    )
+    if cursor.rowcount == 0:
+        raise LookupError(f"{chat} is not linked to party {party_id}")
+
+
+def _insert_sent(conn: sqlite3.Connection, sent: SentMessage) -> None:
+    conn.execute(
+        f"INSERT INTO sent_messages ({_SENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (platform, chat_id, message_id) DO UPDATE SET"
+        " party_id = excluded.party_id, kind = excluded.kind, prompt = excluded.prompt,"
+        " action_id = excluded.action_id",
+        (sent.party_id, sent.chat.platform, sent.chat.chat_id, sent.message_id,
+         SentKind(sent.kind).value, sent.prompt, sent.action_id),
+    )
+
+
+def _insert_log(conn: sqlite3.Connection, entry: LogEntry) -> None:
+    conn.execute("INSERT INTO party_log (party_id, at, key, params) VALUES (?, ?, ?, ?)",
+                 (entry.party_id, _us(entry.at), entry.key, _json(entry.params)))
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+
+
+# Where each thing that follows a moved chat (storage.rules.FOLLOWERS) is stored.
+_FOLLOW_SQL = {
+    "party_chats": ("party_chats", "platform = :np, chat_id = :nc",
+                    "platform = :op AND chat_id = :oc"),
+    "sent_messages": ("sent_messages", "platform = :np, chat_id = :nc",
+                      "platform = :op AND chat_id = :oc"),
+    "forgotten": ("forgotten", "platform = :np, chat_id = :nc",
+                  "platform = :op AND chat_id = :oc"),
+    "chat_settings": ("chat_settings", "platform = :np, chat_id = :nc",
+                      "platform = :op AND chat_id = :oc"),
+    "home_chats": ("parties", "home_platform = :np, home_chat_id = :nc",
+                   "home_platform = :op AND home_chat_id = :oc"),
+    "records": ("records", "platform = :np, chat_id = :nc", "platform = :op AND chat_id = :oc"),
+    "message_refs": ("message_refs", "chat_platform = :np, chat_id = :nc",
+                     "chat_platform = :op AND chat_id = :oc"),
+    "guides": ("guides", "scope = :ns", "scope = :os"),
+}
+
+
+class SqliteWork(WorkOnParty):
+    """A unit of work on one party (`bot.ports.PartyWork`), on the store's work connection.
+
+    Its statements run as they are called, inside the transaction the store began with
+    `BEGIN IMMEDIATE`, which holds the database's write lock until the store commits.
+    """
+
+    def __init__(self, db: aiosqlite.Connection, party_id: int, party: Party | None) -> None:
+        self._db = db
+        self.party_id = party_id
+        self.party = party
+        self._stored = {} if party is None else _party_fields(party)
+
+    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        try:
+            return await _call(self._db, fn)
+        except sqlite3.IntegrityError as exc:
+            raise StoreConflict(str(exc)) from exc
+
+    async def save(self) -> None:
+        """Write the party's own fields that changed since they were read or last saved."""
+        party_id = self._party_id()
+        assert self.party is not None
+        now = _party_fields(self.party)
+        changed = {column: value for column, value in now.items()
+                   if self._stored.get(column) != value}
+        if not changed:
+            return
+        sql = f"UPDATE parties SET {', '.join(f'{c} = ?' for c in changed)} WHERE id = ?"
+        await self._run(lambda conn: conn.execute(sql, (*changed.values(), party_id)))
+        self._stored = now
+
+    async def add_actions(self, actions: list[Action]) -> list[Action]:
+        """Store pending actions of this party; return them with ids."""
+        for a in actions:
+            self._own(a.party_id)
+        if not actions:
+            return []
+        rows = _action_rows(actions)
+        first = await self._run(lambda conn: _insert_many(conn, "actions", _INSERT_ACTION, rows))
+        return _added(actions, rows, first)
+
+    async def cancel_actions(self, kinds: frozenset[ActionKind]) -> int:
+        """Cancel this party's pending actions of these kinds; return how many."""
+        party_id = self.party_id
+        return 0 if not kinds else await self._run(lambda conn: _cancel(conn, party_id, kinds))
+
+    async def pending_actions(self) -> list[Action]:
+        """Return this party's pending actions by due time."""
+        party_id = self.party_id
+        return await self._run(lambda conn: _pending(conn, party_id))
+
+    async def _link(self, write: Callable[[sqlite3.Connection], None]) -> None:
+        party_id = self._party_id()
+
+        def run(conn: sqlite3.Connection) -> list[PartyChat]:
+            write(conn)
+            loaded = _one_party(conn, party_id)
+            assert loaded is not None
+            return loaded.chats
+        chats = await self._run(run)
+        assert self.party is not None
+        self.party.chats = chats
+
+    async def upsert_chat(self, link: PartyChat) -> None:
+        """Add a chat to this party or change its link; `party.chats` follows."""
+        self._own(link.party_id)
+        await self._link(lambda conn: _upsert_link(conn, link))
+
+    async def set_link_status(self, chat: ChatRef, status: LinkStatus) -> None:
+        """Change the status of a linked chat; `party.chats` follows."""
+        party_id = self._party_id()
+        await self._link(lambda conn: _set_link(conn, party_id, chat, status))
+
+    async def add_sent_message(self, sent: SentMessage) -> None:
+        """Remember a message posted for this party."""
+        self._own(sent.party_id)
+        await self._run(lambda conn: _insert_sent(conn, sent))
+
+    async def add_log(self, entry: LogEntry) -> None:
+        """Append to this party's log."""
+        self._own(entry.party_id)
+        await self._run(lambda conn: _insert_log(conn, entry))
+
+
 class SqliteStore:
     """`bot.ports.Store` on one SQLite file; use `await SqliteStore.open(path)`."""
 
     def __init__(self, db: aiosqlite.Connection, path: str, *, max_batch: int,
-                 batch_delay: float) -> None:
+                 batch_delay: float, memory_target: str | None = None,
+                 activity: _Activity | None = None) -> None:
         self._db = db
         self.path = path
+        self._memory_target = memory_target
+        self._activity = activity or _Activity()
+        # Units of work run on a connection of their own, so the main one keeps reading while
+        # one is open. Every write of this store takes this lock first: the main connection
+        # must never wait inside SQLite for a write lock held by this store's own unit of work.
+        self._work_db: aiosqlite.Connection | None = None
+        self._write_lock = asyncio.Lock()
         self.max_batch = max_batch
         self.batch_delay = batch_delay
         self.commit_count = 0
@@ -443,19 +714,25 @@ class SqliteStore:
     @classmethod
     async def open(cls, path: str | os.PathLike[str], *, max_batch: int = MAX_BATCH,
                    batch_delay: float = BATCH_DELAY) -> SqliteStore:
-        """Open (or create) the file, set WAL and the other pragmas, and migrate it."""
+        """Open (or create) the file, set WAL and the other pragmas, and migrate it.
+
+        The path ':memory:' gives a real SQLite database in memory, gone when the store closes.
+        """
         path = os.fspath(path)
-        db = await _connect(path)
+        memory_target = _memory_target() if path == ":memory:" else None
+        activity = _Activity()
+        db = await _connect(path, memory_target, activity)
         try:
-            await _call(db, _apply_migrations)
+            await _migrate(db)
         except BaseException:
             await db.close()
             raise
-        return cls(db, path, max_batch=max_batch, batch_delay=batch_delay)
+        return cls(db, path, max_batch=max_batch, batch_delay=batch_delay,
+                   memory_target=memory_target, activity=activity)
 
     async def migrate(self) -> list[str]:
         """Apply the migrations this file lacks; return their names."""
-        return await _call(self._db, _apply_migrations)
+        return await _migrate(self._db)
 
     async def close(self) -> None:
         """Write every queued record, then close the file."""
@@ -467,7 +744,66 @@ class SqliteStore:
             await self._writer
         finally:
             self._closed = True
+            if self._work_db is not None:
+                await self._work_db.close()
             await self._db.close()
+
+    async def idle(self) -> bool:
+        """Wait until no call of this store is queued or running; return whether it waited.
+
+        For code that must know the store has nothing left in flight (tests on a manual
+        clock, which only know the event loop is quiet, not the store's threads).
+        """
+        waited = False
+        while self._activity.calls or self._queue:
+            waited = True
+            if self._activity.calls:
+                await self._activity.quiet.wait()
+            else:
+                await asyncio.sleep(0)  # the writer takes the queued records on its next turn
+        return waited
+
+    # units of work
+
+    def party(self, party_id: int) -> AbstractAsyncContextManager[SqliteWork]:
+        """Begin a unit of work on a party (see `bot.ports.PartyWork`)."""
+        return self._unit(party_id, lambda conn: _one_party(conn, party_id))
+
+    def new_party(self, party: Party) -> AbstractAsyncContextManager[SqliteWork]:
+        """Begin a unit of work that inserts a party with its home chat (approved)."""
+        return self._unit(None, lambda conn: _insert_party(conn, party))
+
+    @asynccontextmanager
+    async def _unit(self, party_id: int | None,
+                    begin: Callable[[sqlite3.Connection], Party | None]
+                    ) -> AsyncIterator[SqliteWork]:
+        async with self._write_lock:
+            if self._work_db is None:
+                self._work_db = await _connect(self.path, self._memory_target, self._activity)
+            db = self._work_db
+
+            def start(conn: sqlite3.Connection) -> Party | None:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    return begin(conn)
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+            try:
+                party = await _call(db, start)
+            except sqlite3.IntegrityError as exc:
+                raise StoreConflict(str(exc)) from exc
+            except BaseException:
+                # Cancelled while the thread began: the transaction may be open; end it.
+                await asyncio.shield(_call(db, _rollback))
+                raise
+            try:
+                yield SqliteWork(db, work_party_id(party_id, party), party)
+                await _call(db, lambda conn: conn.execute("COMMIT"))
+            except BaseException:
+                await asyncio.shield(_call(db, _rollback))
+                raise
+            self.commit_count += 1
 
     async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run several reads on one snapshot."""
@@ -494,7 +830,8 @@ class SqliteStore:
                 raise
             return result
         try:
-            result = await _call(self._db, run)
+            async with self._write_lock:
+                result = await _call(self._db, run)
         except sqlite3.IntegrityError as exc:
             raise StoreConflict(str(exc)) from exc
         self.commit_count += 1
@@ -504,24 +841,11 @@ class SqliteStore:
 
     async def create_party(self, party: Party) -> Party:
         """Insert a party with its home chat (approved); return it with its id."""
-        def run(conn: sqlite3.Connection) -> Party:
-            cursor = conn.execute(
-                f"INSERT INTO parties ({_PARTY_COLUMNS.removeprefix('id, ')})"
-                f" VALUES ({', '.join('?' * 18)})",
-                _party_values(party),
-            )
-            party_id = cursor.lastrowid
-            conn.execute(
-                "INSERT INTO party_chats (party_id, platform, chat_id, status, is_home)"
-                " VALUES (?, ?, ?, ?, 1)",
-                (party_id, party.home.platform, party.home.chat_id, LinkStatus.APPROVED.value),
-            )
-            return _load_parties(conn, "WHERE id = ?", (party_id,))[0]
-        return await self._write(run)
+        return await self._write(lambda conn: _insert_party(conn, party))
 
     async def update_party(self, party: Party) -> None:
         """Save the party's own fields (not its chats)."""
-        assignments = ", ".join(f"{c.strip()} = ?" for c in _PARTY_COLUMNS.split(",")[1:])
+        assignments = ", ".join(f"{c} = ?" for c in _PARTY_FIELDS)
 
         def run(conn: sqlite3.Connection) -> None:
             cursor = conn.execute(
@@ -533,8 +857,7 @@ class SqliteStore:
 
     async def get_party(self, party_id: int) -> Party | None:
         """Return a party with its chats."""
-        found = await self._read(lambda conn: _load_parties(conn, "WHERE id = ?", (party_id,)))
-        return found[0] if found else None
+        return await self._read(lambda conn: _one_party(conn, party_id))
 
     async def get_party_by_code(self, code: str) -> Party | None:
         """Return the party with this join code."""
@@ -552,38 +875,13 @@ class SqliteStore:
         params = (chat.platform, chat.chat_id, json.dumps([PartyState(s).value for s in states]))
         return await self._read(lambda conn: _load_parties(conn, where, params))
 
-    async def parties_finished_before(self, before: datetime) -> list[Party]:
-        """Return finished or cancelled parties that ended (or, never started, were due) earlier."""
-        where = (
-            "WHERE state IN ('finished', 'cancelled') AND COALESCE(finished_at, starts_at) < ?"
-            " ORDER BY COALESCE(finished_at, starts_at), id"
-        )
-        limit = _us(before)
-        return await self._read(lambda conn: _load_parties(conn, where, (limit,)))
-
     async def upsert_party_chat(self, link: PartyChat) -> None:
         """Add a chat to a party or change its link status."""
-        params = (link.party_id, link.chat.platform, link.chat.chat_id,
-                  LinkStatus(link.status).value, int(link.is_home), link.requested_by)
-        await self._write(lambda conn: conn.execute(
-            "INSERT INTO party_chats (party_id, platform, chat_id, status, is_home, requested_by)"
-            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (party_id, platform, chat_id) DO UPDATE SET"
-            " status = excluded.status, is_home = excluded.is_home,"
-            " requested_by = excluded.requested_by",
-            params,
-        ))
+        await self._write(lambda conn: _upsert_link(conn, link))
 
     async def set_link_status(self, party_id: int, chat: ChatRef, status: LinkStatus) -> None:
         """Change the status of a linked chat."""
-        def run(conn: sqlite3.Connection) -> None:
-            cursor = conn.execute(
-                "UPDATE party_chats SET status = ? WHERE party_id = ? AND platform = ?"
-                " AND chat_id = ?",
-                (LinkStatus(status).value, party_id, chat.platform, chat.chat_id),
-            )
-            if cursor.rowcount == 0:
-                raise LookupError(f"{chat} is not linked to party {party_id}")
-        await self._write(run)
+        await self._write(lambda conn: _set_link(conn, party_id, chat, status))
 
     # records: group commit
 
@@ -668,8 +966,8 @@ class SqliteStore:
     async def _record_pages(self, party_id: int, columns: str) -> AsyncGenerator[list[Any], None]:
         # A connection of its own: the cursor's read snapshot lasts as long as the export, and
         # the main connection must go on committing records meanwhile.
-        async with aiosqlite.connect(self.path, isolation_level=None) as db:
-            await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        db = await _connect(self.path, self._memory_target, self._activity)
+        try:
             await db.execute("PRAGMA query_only = ON")
             async with db.execute(
                 f"SELECT {columns} FROM records WHERE party_id = ? ORDER BY at, id",
@@ -677,12 +975,8 @@ class SqliteStore:
             ) as cursor:
                 while rows := await cursor.fetchmany(PAGE):
                     yield list(rows)  # a list of tuples already: the copy is of pointers
-
-    async def count_records(self, party_id: int) -> int:
-        """Return how many records a party has."""
-        return await _call(self._db, lambda conn: int(conn.execute(
-            "SELECT COUNT(*) FROM records WHERE party_id = ?", (party_id,)
-        ).fetchone()[0]))
+        finally:
+            await db.close()
 
     async def delete_user_records(self, chat: ChatRef, user_id: str) -> int:
         """Delete every record of this user in this chat, across parties; return how many."""
@@ -728,15 +1022,7 @@ class SqliteStore:
 
     async def add_sent_message(self, sent: SentMessage) -> None:
         """Remember a message posted for a party; posting the same message again replaces it."""
-        params = (sent.party_id, sent.chat.platform, sent.chat.chat_id, sent.message_id,
-                  SentKind(sent.kind).value, sent.prompt, sent.action_id)
-        await self._write(lambda conn: conn.execute(
-            f"INSERT INTO sent_messages ({_SENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (platform, chat_id, message_id) DO UPDATE SET"
-            " party_id = excluded.party_id, kind = excluded.kind, prompt = excluded.prompt,"
-            " action_id = excluded.action_id",
-            params,
-        ))
+        await self._write(lambda conn: _insert_sent(conn, sent))
 
     async def find_sent_message(self, chat: ChatRef, message_id: str) -> SentMessage | None:
         """Return what a posted message was for."""
@@ -798,23 +1084,14 @@ class SqliteStore:
                 "os": str(old), "ns": str(new)}
 
         def run(conn: sqlite3.Connection) -> None:
-            # OR IGNORE leaves a row where `new` already has one; the DELETE then drops it.
-            for table, platform, chat in (("party_chats", "platform", "chat_id"),
-                                          ("sent_messages", "platform", "chat_id"),
-                                          ("forgotten", "platform", "chat_id"),
-                                          ("chat_settings", "platform", "chat_id")):
-                conn.execute(f"UPDATE OR IGNORE {table} SET {platform} = :np, {chat} = :nc"
-                             f" WHERE {platform} = :op AND {chat} = :oc", pair)
-                conn.execute(f"DELETE FROM {table} WHERE {platform} = :op AND {chat} = :oc",
-                             pair)
-            conn.execute("UPDATE parties SET home_platform = :np, home_chat_id = :nc"
-                         " WHERE home_platform = :op AND home_chat_id = :oc", pair)
-            conn.execute("UPDATE records SET platform = :np, chat_id = :nc"
-                         " WHERE platform = :op AND chat_id = :oc", pair)
-            conn.execute("UPDATE message_refs SET chat_platform = :np, chat_id = :nc"
-                         " WHERE chat_platform = :op AND chat_id = :oc", pair)
-            conn.execute("UPDATE OR IGNORE guides SET scope = :ns WHERE scope = :os", pair)
-            conn.execute("DELETE FROM guides WHERE scope = :os", pair)
+            for follower in FOLLOWERS:
+                table, assign, where = _FOLLOW_SQL[follower.name]
+                if follower.keep_new:
+                    # OR IGNORE leaves a row where `new` already has one; DELETE then drops it.
+                    conn.execute(f"UPDATE OR IGNORE {table} SET {assign} WHERE {where}", pair)
+                    conn.execute(f"DELETE FROM {table} WHERE {where}", pair)
+                else:
+                    conn.execute(f"UPDATE {table} SET {assign} WHERE {where}", pair)
         await self._write(run)
 
     # actions
@@ -823,24 +1100,11 @@ class SqliteStore:
         """Store pending actions in one transaction; return copies with ids."""
         if not actions:
             return []
-        # This runs for 100,000 actions at a time: locals and a reused encoder keep it lean.
-        encode, epoch, one_us = _encode, _EPOCH, _US
-        rows = []
-        for a in actions:
-            if a.status != ActionStatus.PENDING or a.acquired_until or a.acquired_by:
-                raise ValueError("only pending, unleased actions can be added")
-            rows.append((a.party_id, a.kind, (a.due_at - epoch) // one_us, encode(a.payload)))
-
+        rows = _action_rows(actions)
         first = await self._write(
             lambda conn: _insert_many(conn, "actions", _INSERT_ACTION, rows)
         )
-        return [
-            Action(party_id=a.party_id,
-                   kind=a.kind if type(a.kind) is ActionKind else ActionKind(a.kind),
-                   due_at=a.due_at if a.due_at.tzinfo is UTC else _dt(row[2]),
-                   payload=a.payload, id=action_id)
-            for action_id, (a, row) in enumerate(zip(actions, rows, strict=True), first)
-        ]
+        return _added(actions, rows, first)
 
     async def next_wakeup(self) -> datetime | None:
         """Return the earliest instant a pending action can be claimed (due, or lease expiry)."""
@@ -862,40 +1126,50 @@ class SqliteStore:
         claimed.sort(key=lambda a: (a.due_at, a.id))
         return claimed
 
-    async def finish_actions(self, results: list[tuple[int, ActionStatus]]) -> None:
-        """Mark claimed actions done, skipped or cancelled; their lease is kept as history."""
-        if not results:
-            return
-        params = [(ActionStatus(status).value, action_id) for action_id, status in results]
-        await self._write(lambda conn: conn.executemany(
-            "UPDATE actions SET status = ? WHERE id = ?", params
-        ))
+    async def renew_leases(self, owner: str, leases: list[tuple[int, int]],
+                           lease_until: datetime) -> list[int]:
+        """Extend the leases (action id, fence) `owner` still holds; return the ids extended."""
+        if not leases:
+            return []
+        until = _us(lease_until)
+
+        def run(conn: sqlite3.Connection) -> list[int]:
+            return [action_id for action_id, fence in leases if conn.execute(
+                "UPDATE actions SET acquired_until = ? WHERE id = ? AND fence = ?"
+                " AND acquired_by = ? AND status = 'pending'",
+                (until, action_id, fence, owner),
+            ).rowcount]
+        return await self._write(run)
+
+    async def finish_actions(self, owner: str, outcomes: list[Outcome]) -> list[Outcome]:
+        """Write outcomes still under `owner`'s lease and fence; return those written.
+
+        The lease is kept as history.
+        """
+        if not outcomes:
+            return []
+
+        def run(conn: sqlite3.Connection) -> list[Outcome]:
+            return [outcome for outcome in outcomes if conn.execute(
+                "UPDATE actions SET status = ? WHERE id = ? AND fence = ? AND acquired_by = ?",
+                (ActionStatus(outcome.status).value, outcome.action_id, outcome.fence, owner),
+            ).rowcount]
+        return await self._write(run)
 
     async def cancel_actions(self, party_id: int, kinds: frozenset[ActionKind]) -> int:
         """Cancel a party's pending actions of these kinds; return how many."""
         if not kinds:
             return 0
-        params = (party_id, json.dumps([ActionKind(k).value for k in kinds]))
+        return await self._write(lambda conn: _cancel(conn, party_id, kinds))
+
+    async def reap_leases(self, now: datetime, owner: str) -> int:
+        """Drop leases that ran out by `now` or are held under `owner`; return how many."""
+        params = (_us(now), owner)
         return await self._write(lambda conn: conn.execute(
-            "UPDATE actions SET status = 'cancelled' WHERE party_id = ? AND status = 'pending'"
-            " AND kind IN (SELECT value FROM json_each(?))",
+            "UPDATE actions SET acquired_by = NULL, acquired_until = NULL"
+            " WHERE status = 'pending' AND acquired_until IS NOT NULL"
+            " AND (acquired_until <= ? OR acquired_by = ?)",
             params,
-        ).rowcount)
-
-    async def pending_actions(self, party_id: int) -> list[Action]:
-        """Return a party's pending actions by due time."""
-        rows = await _call(self._db, lambda conn: conn.execute(
-            f"SELECT {_ACTION_COLUMNS} FROM actions WHERE party_id = ? AND status = 'pending'"
-            " ORDER BY due_at, id",
-            (party_id,),
-        ).fetchall())
-        return [_action(row) for row in rows]
-
-    async def release_leases(self) -> int:
-        """Drop every lease of a pending action; return how many."""
-        return await self._write(lambda conn: conn.execute(
-            "UPDATE actions SET acquired_by = NULL, acquired_until = NULL WHERE status = 'pending'"
-            " AND (acquired_until IS NOT NULL OR acquired_by IS NOT NULL)"
         ).rowcount)
 
     # chat settings and uploaded guides
@@ -957,10 +1231,7 @@ class SqliteStore:
 
     async def add_log(self, entry: LogEntry) -> None:
         """Append to a party's log."""
-        params = (entry.party_id, _us(entry.at), entry.key, _json(entry.params))
-        await self._write(lambda conn: conn.execute(
-            "INSERT INTO party_log (party_id, at, key, params) VALUES (?, ?, ?, ?)", params
-        ))
+        await self._write(lambda conn: _insert_log(conn, entry))
 
     async def party_log(self, party_id: int) -> list[LogEntry]:
         """Return a party's log in the order it was written."""

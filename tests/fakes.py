@@ -10,9 +10,10 @@ from bot import app
 from bot import commands as c
 from bot.chats import Actor, ChatRef
 from bot.clock import ManualClock
+from bot.ports import Store
 from bot.richtext import Message
 from bot.settings import Settings
-from storage.memory import MemoryStore
+from storage.sqlite import SqliteStore
 from tests.people import moderates, moderator
 
 DATA = Path(__file__).parent / "core" / "data"
@@ -82,6 +83,25 @@ def ctx(actor: Actor = HOST, chat: ChatRef = HOME) -> c.Context:
     return c.Context(chat, actor, str(chat), is_moderator=is_moderator)
 
 
+class SettlingClock(ManualClock):
+    """A manual clock whose settling also waits for a SQLite store's threads to finish.
+
+    A quiet event loop is not a quiet bot when the store works on threads of its own: a task
+    waiting for a statement is not runnable, yet it has work left.
+    """
+
+    def __init__(self, start: datetime, store: Store) -> None:
+        super().__init__(start)
+        self._store = store
+
+    async def settle(self, rounds: int = 50) -> None:
+        """Let every runnable task run, and every store call end, until all is quiet."""
+        await super().settle(rounds)
+        if isinstance(self._store, SqliteStore):
+            while await self._store.idle():
+                await super().settle(rounds)
+
+
 @dataclass
 class Bot:
     """The wired bot on a fake clock: what a test drives and inspects."""
@@ -89,7 +109,7 @@ class Bot:
     runtime: app.Runtime
     clock: ManualClock
     gateway: RecordingGateway
-    store: MemoryStore
+    store: Store
 
     async def do(self, command: c.Command, actor: Actor = HOST,
                  chat: ChatRef = HOME) -> c.Reply | None:

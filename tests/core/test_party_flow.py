@@ -10,6 +10,7 @@ from bot.party import PartyState
 from bot.ports import SentKind
 from bot.records import RecordKind
 from tests.fakes import GUEST, HOME, HOST, MOD, Bot
+from tests.reads import pending_actions
 
 
 def at(hh: int, mm: int, ss: int = 0) -> datetime:
@@ -145,7 +146,7 @@ async def test_whole_party(bot: Bot) -> None:
     assert records[5].value == "The walk" and records[5].position == 1200.0
     # Each message was posted once, and nothing is left to fire but the retention clean-up.
     assert len(bot.gateway.posts(containing="▶ GO")) == 2
-    assert await bot.store.pending_actions(party.id) == []
+    assert await pending_actions(bot.store, party.id) == []
 
 
 async def test_start_now_moves_the_start_and_drops_reminders(bot: Bot) -> None:
@@ -180,7 +181,7 @@ async def test_cancel_stops_everything(bot: Bot) -> None:
     assert bot.gateway.posts(containing="🔔") == [] and bot.gateway.posts(containing="GO") == []
     party = await bot.store.get_party_by_code(code)
     assert party is not None and party.state is PartyState.CANCELLED
-    assert await bot.store.pending_actions(party.id) == []
+    assert await pending_actions(bot.store, party.id) == []
 
 
 async def test_late_actions_after_downtime_get_a_note_or_are_skipped(bot: Bot) -> None:

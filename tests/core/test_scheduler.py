@@ -8,6 +8,7 @@ from bot.actions import Action, ActionKind, ActionStatus
 from bot.clock import ManualClock
 from bot.scheduler import Scheduler
 from storage.memory import MemoryStore
+from tests.reads import pending_actions
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -38,7 +39,7 @@ async def test_fires_at_due_time_and_wakes_for_an_earlier_action() -> None:
     await clock.advance(3600)
     await scheduler.stop()
     assert firing.fired == [(2, T0 + timedelta(minutes=2)), (1, T0 + timedelta(hours=1))]
-    assert await store.pending_actions(1) == []
+    assert await pending_actions(store, 1) == []
 
 
 async def test_a_leased_action_fires_once_across_two_schedulers() -> None:
@@ -93,4 +94,36 @@ async def test_a_failing_handler_is_logged_and_does_not_stop_the_timer(caplog) -
     await scheduler.stop()
     assert seen == [1, 2]
     assert "failed; it is marked skipped" in caplog.text
-    assert await store.pending_actions(1) == []
+    assert await pending_actions(store, 1) == []
+
+
+async def test_a_slow_fire_keeps_its_lease_and_fires_once() -> None:
+    clock = ManualClock(T0)
+    store = MemoryStore()
+    fired: list[tuple[str, int]] = []
+
+    async def slow(action: Action, now: datetime) -> ActionStatus:
+        fired.append(("a", action.payload["n"]))
+        await clock.sleep(100)  # more than three leases
+        return ActionStatus.DONE
+
+    async def other(action: Action, now: datetime) -> ActionStatus:
+        fired.append(("b", action.payload["n"]))
+        return ActionStatus.DONE
+
+    a = Scheduler(store, clock, slow, owner="a", lease_seconds=30)
+    b = Scheduler(store, clock, other, owner="b", lease_seconds=30)
+    await a.schedule([Action(1, ActionKind.PROMPT, T0 + timedelta(seconds=1), {"n": 1})])
+    a.start()
+    await clock.advance(2)
+    assert fired == [("a", 1)]
+    b.start()
+    await clock.advance(60)
+    [held] = await pending_actions(store, 1)
+    assert held.acquired_by == "a"
+    assert held.acquired_until is not None and held.acquired_until > clock.now()
+    await clock.advance(140)
+    await a.stop()
+    await b.stop()
+    assert fired == [("a", 1)]
+    assert await pending_actions(store, 1) == []

@@ -20,6 +20,7 @@ class Backend:
     name: str
     opener: Callable[[], Awaitable[Store]]
     durable: bool
+    url: str | None = None  # a DATABASE_URL another process can open, for durable backends
     opened: list[Store] = field(default_factory=list)
 
     async def open(self) -> Store:
@@ -51,7 +52,7 @@ def _sqlite(tmp_path: Path) -> Backend:
     async def opener() -> Store:
         return await SqliteStore.open(path)
 
-    return Backend("sqlite", opener, durable=True)
+    return Backend("sqlite", opener, durable=True, url=f"sqlite:///{path}")
 
 
 BACKENDS: dict[str, Callable[[Path], Backend]] = {"memory": _memory, "sqlite": _sqlite}
@@ -76,6 +77,15 @@ async def store(backend: Backend) -> Store:
 async def sqlite_path(tmp_path: Path) -> Path:
     """A path for a SQLite file of a test's own."""
     return tmp_path / "own.db"
+
+
+@pytest.fixture(params=DURABLE)
+async def durable_backend(request: pytest.FixtureRequest,
+                          tmp_path: Path) -> AsyncIterator[Backend]:
+    """Each backend whose database other processes can open, in turn."""
+    chosen = BACKENDS[request.param](tmp_path)
+    yield chosen
+    await chosen.close_all()
 
 
 @pytest.fixture(params=DURABLE)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import os
 import sqlite3
 import time
@@ -11,11 +12,11 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from bot.actions import Action, ActionKind, ActionStatus
+from bot.actions import Action, ActionKind, ActionStatus, Outcome
 from bot.chats import ChatRef, ChatSettings, Creators
 from bot.party import ACTIVE_STATES, LinkStatus, Party, PartyChat, PartyState
 from bot.ports import LogEntry, SentKind, SentMessage, Store
@@ -23,6 +24,7 @@ from bot.records import Record, RecordKind
 from storage import StoreConflict, StoreUnavailable, UnsupportedDatabase, open_store
 from storage.memory import MemoryStore
 from storage.sqlite import SqliteStore, migrate
+from tests.reads import count_records, pending_actions
 
 if TYPE_CHECKING:
     from tests.storage.conftest import Backend
@@ -207,25 +209,6 @@ async def test_link_status_changes(store: Store) -> None:
         await store.upsert_party_chat(PartyChat(created.id + 1000, OTHER, LinkStatus.PENDING))
 
 
-async def test_parties_finished_before(store: Store) -> None:
-    old = await store.create_party(party("AAAAAA"))
-    await store.update_party(replace(old, state=PartyState.FINISHED,
-                                     finished_at=T0 + timedelta(hours=2)))
-    recent = await store.create_party(party("BBBBBB"))
-    await store.update_party(replace(recent, state=PartyState.FINISHED,
-                                     finished_at=T0 + timedelta(days=5)))
-    cancelled = await store.create_party(party("CCCCCC", starts_at=T0 + timedelta(hours=1)))
-    await store.update_party(replace(cancelled, state=PartyState.CANCELLED,
-                                     finished_at=T0 + timedelta(minutes=1)))
-    never_started = await store.create_party(party("DDDDDD", starts_at=T0 - timedelta(days=9)))
-    await store.update_party(replace(never_started, state=PartyState.CANCELLED))
-    await store.create_party(party("EEEEEE", starts_at=T0 - timedelta(days=30)))  # scheduled
-
-    found = await store.parties_finished_before(T0 + timedelta(days=1))
-    assert [p.code for p in found] == ["DDDDDD", "CCCCCC", "AAAAAA"]
-    assert found[2].chats[0].chat == DISCORD
-
-
 # records
 
 
@@ -248,7 +231,7 @@ async def test_record_round_trip_and_order(store: Store) -> None:
     assert stored[0].at == datetime(2025, 3, 7, 19, 0, 5, tzinfo=UTC)
     assert stored[2].position is None and stored[2].kind is RecordKind.ANSWER
     assert_utc(*(r.at for r in stored))
-    assert await store.count_records(created.id) == 3
+    assert await count_records(store, created.id) == 3
     assert await records_of(store, created.id + 1000) == []
 
 
@@ -261,7 +244,7 @@ async def test_an_incomplete_record_is_refused_alone(store: Store) -> None:
     )
     assert isinstance(results[5], ValueError)
     assert all(isinstance(r, Record) and r.id for r in results[:5])
-    assert await store.count_records(created.id) == 5
+    assert await count_records(store, created.id) == 5
 
 
 async def test_iter_records_streams_many_in_order(store: Store) -> None:
@@ -274,7 +257,7 @@ async def test_iter_records_streams_many_in_order(store: Store) -> None:
         for i in range(5000)
     ))
     await store.add_record(record(other.id))
-    assert await store.count_records(created.id) == 5000
+    assert await count_records(store, created.id) == 5000
 
     seen: list[Record] = []
     async with streaming(store, created.id) as stream:
@@ -352,8 +335,8 @@ async def test_delete_party_records(store: Store) -> None:
         await store.add_record(record(first.id))
     await store.add_record(record(second.id))
     assert await store.delete_party_records(first.id) == 3
-    assert await store.count_records(first.id) == 0
-    assert await store.count_records(second.id) == 1
+    assert await count_records(store, first.id) == 0
+    assert await count_records(store, second.id) == 1
 
 
 async def test_delete_party_records_of_one_chat(store: Store) -> None:
@@ -365,7 +348,7 @@ async def test_delete_party_records_of_one_chat(store: Store) -> None:
     assert await store.delete_party_records(first.id, OTHER) == 1
     assert sorted((r.platform, r.chat_id) for r in await records_of(store, first.id)) == [
         ("discord", "1000"), ("discord", "1000"), ("telegram", "-100200")]
-    assert await store.count_records(second.id) == 1
+    assert await count_records(store, second.id) == 1
     assert await store.delete_party_records(first.id, OTHER) == 0
 
 
@@ -400,13 +383,13 @@ async def test_a_redelivered_event_is_recorded_once(store: Store) -> None:
     stored = await records_of(store, created.id)
     assert [r.event for r in stored] == ["tg:1:7", None, None, "tg:1:8", "tg:1:9"]
     assert stored[0].value == "👍"
-    assert await store.count_records(created.id) == 5
+    assert await count_records(store, created.id) == 5
 
     # Once deleted (forget-me, retention), the event no longer holds a place.
     await store.delete_party_records(created.id)
     fresh = await store.add_record(replace(record(created.id), event="tg:1:7"))
     assert fresh.id not in {first.id, *(r.id for r in results)}
-    assert await store.count_records(created.id) == 1
+    assert await count_records(store, created.id) == 1
 
 
 # messages the bot posted
@@ -534,15 +517,15 @@ async def test_add_actions_returns_them_with_ids(store: Store) -> None:
         (a.party_id, a.kind, a.due_at, a.payload) for a in given
     ]
     assert await store.add_actions([]) == []
-    assert await store.pending_actions(1) == [stored[0]]
-    assert await store.pending_actions(2) == [stored[2]]
+    assert await pending_actions(store, 1) == [stored[0]]
+    assert await pending_actions(store, 2) == [stored[2]]
     with pytest.raises(TypeError):
         await store.add_actions([action(T0, not_json=object())])
     with pytest.raises(ValueError):
         await store.add_actions([replace(action(T0), status=ActionStatus.DONE)])
     with pytest.raises(ValueError):
         await store.add_actions([replace(action(T0), acquired_by="p", acquired_until=T0)])
-    assert len(await store.pending_actions(1)) == 1
+    assert len(await pending_actions(store, 1)) == 1
 
 
 async def test_pending_actions_by_due_time_survive_json(store: Store) -> None:
@@ -551,7 +534,7 @@ async def test_pending_actions_by_due_time_survive_json(store: Store) -> None:
         action(datetime(2025, 3, 7, 21, 1, tzinfo=CEST), n=1, pair=(1, 2)),
         action(T0 + timedelta(minutes=2), n=2),
     ])
-    pending = await store.pending_actions(1)
+    pending = await pending_actions(store, 1)
     assert [a.payload["n"] for a in pending] == [1, 2, 3]
     assert pending[0].payload["pair"] == [1, 2]
     assert_utc(*(a.due_at for a in pending))
@@ -572,7 +555,7 @@ async def test_claim_due_leases_earliest_first(store: Store) -> None:
     assert [a.payload["n"] for a in second] == [30, 40]
     assert await store.claim_due(now, "proc-b", lease, 10) == []
     assert await store.claim_due(now, "proc-b", lease, 0) == []
-    pending = await store.pending_actions(1)
+    pending = await pending_actions(store, 1)
     assert len(pending) == 5
     assert {a.id for a in pending if a.acquired_by} == {a.id for a in first + second}
     assert stored[4].id not in {a.id for a in first + second}
@@ -603,29 +586,31 @@ async def test_next_wakeup(store: Store) -> None:
     assert_utc(wakeup)
 
     now = T0 + timedelta(minutes=1)
-    await store.claim_due(now, "proc-a", now + timedelta(seconds=30), 10)
+    [claimed] = await store.claim_due(now, "proc-a", now + timedelta(seconds=30), 10)
+    assert claimed.id == stored[1].id
     # Only the leased one is due: the next chance is its lease running out.
     assert await store.next_wakeup() == now + timedelta(seconds=30)
     await store.claim_due(now, "proc-a", now + timedelta(minutes=20), 10)
     assert await store.next_wakeup() == now + timedelta(seconds=30)
 
-    await store.finish_actions([(stored[1].id or 0, ActionStatus.DONE)])
+    await store.finish_actions("proc-a", [Outcome(claimed.id, claimed.fence, ActionStatus.DONE)])
     assert await store.next_wakeup() == T0 + timedelta(minutes=10)
-    await store.finish_actions([(stored[0].id or 0, ActionStatus.SKIPPED)])
+    later = T0 + timedelta(minutes=10)
+    [last] = await store.claim_due(later, "proc-a", later + timedelta(seconds=30), 10)
+    await store.finish_actions("proc-a", [Outcome(last.id or 0, last.fence,
+                                                  ActionStatus.SKIPPED)])
     assert await store.next_wakeup() is None
 
 
 async def test_finished_actions_are_no_longer_pending(store: Store) -> None:
     stored = await store.add_actions([action(T0, n=i) for i in range(4)])
     claimed = await store.claim_due(T0, "proc-a", T0 + timedelta(minutes=1), 10)
-    assert len(claimed) == 4
-    await store.finish_actions([
-        (stored[0].id or 0, ActionStatus.DONE),
-        (stored[1].id or 0, ActionStatus.SKIPPED),
-        (stored[2].id or 0, ActionStatus.CANCELLED),
-    ])
-    await store.finish_actions([])
-    assert [a.id for a in await store.pending_actions(1)] == [stored[3].id]
+    assert [a.id for a in claimed] == [a.id for a in stored]
+    outcomes = [Outcome(a.id or 0, a.fence, status) for a, status in zip(
+        claimed, (ActionStatus.DONE, ActionStatus.SKIPPED, ActionStatus.CANCELLED), strict=False)]
+    assert await store.finish_actions("proc-a", outcomes) == outcomes
+    assert await store.finish_actions("proc-a", []) == []
+    assert [a.id for a in await pending_actions(store, 1)] == [stored[3].id]
     later = T0 + timedelta(hours=1)
     assert [a.id for a in await store.claim_due(later, "proc-b", later, 10)] == [stored[3].id]
 
@@ -638,30 +623,98 @@ async def test_cancel_actions_by_kind(store: Store) -> None:
         action(T0, kind=ActionKind.PROMPT, party_id=2),
         action(T0 - timedelta(1), kind=ActionKind.PROMPT),
     ])
-    await store.finish_actions([(stored[4].id or 0, ActionStatus.DONE)])
+    [early] = await store.claim_due(T0 - timedelta(1), "p", T0, 10)
+    assert early.id == stored[4].id
+    await store.finish_actions("p", [Outcome(early.id, early.fence, ActionStatus.DONE)])
 
     cancelled = await store.cancel_actions(1, frozenset({ActionKind.PROMPT, ActionKind.REMINDER}))
     assert cancelled == 2
-    assert [a.kind for a in await store.pending_actions(1)] == [ActionKind.SUMMARY]
-    assert len(await store.pending_actions(2)) == 1
+    assert [a.kind for a in await pending_actions(store, 1)] == [ActionKind.SUMMARY]
+    assert len(await pending_actions(store, 2)) == 1
     assert await store.cancel_actions(1, frozenset()) == 0
     assert [a.id for a in await store.claim_due(T0, "p", T0, 10)] == [stored[2].id,
                                                                        stored[3].id]
 
 
-async def test_release_leases(store: Store) -> None:
+async def test_reaping_drops_only_leases_that_ran_out_or_were_this_workers(
+        store: Store) -> None:
     stored = await store.add_actions([action(T0, n=i) for i in range(3)])
     lease = T0 + timedelta(hours=1)
-    await store.claim_due(T0, "dead-process", lease, 10)
-    await store.finish_actions([(stored[0].id or 0, ActionStatus.DONE)])
+    claimed = await store.claim_due(T0, "dead-process", lease, 10)
+    assert [a.fence for a in claimed] == [1, 1, 1]
+    await store.finish_actions("dead-process", [Outcome(claimed[0].id or 0, claimed[0].fence,
+                                                        ActionStatus.DONE)])
 
-    assert await store.release_leases() == 2
-    assert await store.release_leases() == 0
+    # Another worker starting while the leases live reaps nothing and claims nothing.
+    assert await store.reap_leases(lease - timedelta(microseconds=1), "new-process") == 0
+    assert await store.claim_due(lease - timedelta(microseconds=1), "new-process",
+                                 lease + timedelta(hours=1), 10) == []
+    assert await store.reap_leases(lease, "new-process") == 2
+    assert await store.reap_leases(lease, "new-process") == 0
     assert await store.next_wakeup() == T0
-    pending = await store.pending_actions(1)
+    pending = await pending_actions(store, 1)
     assert all(a.acquired_by is None and a.acquired_until is None for a in pending)
-    again = await store.claim_due(T0, "new-process", lease, 10)
+    again = await store.claim_due(lease, "new-process", lease + timedelta(hours=1), 10)
     assert [a.id for a in again] == [stored[1].id, stored[2].id]
+    assert [a.fence for a in again] == [2, 2]
+
+    # A worker restarting under its own name takes back what its dead run held.
+    assert await store.reap_leases(lease, "new-process") == 2
+    assert [a.acquired_by for a in await pending_actions(store, 1)] == [None, None]
+
+
+async def test_a_restarted_worker_does_not_steal_a_live_lease(backend: Backend) -> None:
+    first = await backend.open()
+    [stored] = await first.add_actions([action(T0)])
+    [held] = await first.claim_due(T0, "worker-a", T0 + timedelta(minutes=5), 10)
+    # Worker b (re)starts on the same database while worker a is alive and firing.
+    second = await backend.open()
+    now = T0 + timedelta(minutes=1)
+    assert await second.reap_leases(now, "worker-b") == 0
+    assert await second.claim_due(now, "worker-b", now + timedelta(minutes=5), 10) == []
+    [still] = await pending_actions(second, 1)
+    assert (still.acquired_by, still.fence) == ("worker-a", held.fence)
+    # Once a's lease ran out (it died), b reaps it and claims it with a higher fence.
+    expiry = T0 + timedelta(minutes=5)
+    assert await second.reap_leases(expiry, "worker-b") == 1
+    [taken] = await second.claim_due(expiry, "worker-b", expiry + timedelta(minutes=5), 10)
+    assert taken.id == stored.id and taken.fence > held.fence
+
+
+async def test_a_worker_whose_lease_ran_out_cannot_mark_the_action_done(
+        backend: Backend) -> None:
+    a, b = await backend.open(), await backend.open()
+    await a.add_actions([action(T0)])
+    [mine] = await a.claim_due(T0, "worker-a", T0 + timedelta(minutes=1), 10)
+    later = T0 + timedelta(minutes=2)
+    [theirs] = await b.claim_due(later, "worker-b", later + timedelta(minutes=1), 10)
+    assert theirs.fence == mine.fence + 1
+
+    late = Outcome(mine.id or 0, mine.fence, ActionStatus.DONE)
+    assert await a.finish_actions("worker-a", [late]) == []
+    assert await a.renew_leases("worker-a", [(mine.id or 0, mine.fence)], later) == []
+    [pending] = await pending_actions(a, 1)
+    assert (pending.acquired_by, pending.fence) == ("worker-b", theirs.fence)
+    # The same fence under another name is no lease either.
+    assert await a.finish_actions("worker-a", [replace(late, fence=theirs.fence)]) == []
+
+    done = Outcome(theirs.id or 0, theirs.fence, ActionStatus.SKIPPED)
+    assert await b.finish_actions("worker-b", [done]) == [done]
+    assert await pending_actions(a, 1) == []
+
+
+async def test_a_renewed_lease_keeps_others_off(store: Store) -> None:
+    [stored] = await store.add_actions([action(T0)])
+    [held] = await store.claim_due(T0, "worker-a", T0 + timedelta(minutes=1), 10)
+    extended = T0 + timedelta(minutes=10)
+    assert await store.renew_leases("worker-a", [(held.id or 0, held.fence)],
+                                    extended) == [stored.id]
+    assert await store.renew_leases("worker-b", [(held.id or 0, held.fence)], extended) == []
+    assert await store.next_wakeup() == extended
+    now = T0 + timedelta(minutes=5)
+    assert await store.claim_due(now, "worker-b", now + timedelta(minutes=1), 10) == []
+    [pending] = await pending_actions(store, 1)
+    assert pending.acquired_until == extended and pending.fence == held.fence
 
 
 async def test_concurrent_claimers_never_share_an_action(backend: Backend) -> None:
@@ -753,11 +806,183 @@ async def test_many_actions_next_wakeup_and_claim_order(durable_store: Store) ->
                for i in range(100_000)]
     stored = await durable_store.add_actions(actions)
     assert len({a.id for a in stored}) == 100_000
-    await durable_store.finish_actions([(a.id or 0, ActionStatus.DONE) for a in stored[:50_000]])
+    first_half = T0 + timedelta(seconds=49_999)
+    claimed = await durable_store.claim_due(first_half, "a", first_half, 50_000)
+    assert [a.id for a in claimed] == [a.id for a in stored[:50_000]]
+    outcomes = [Outcome(a.id or 0, a.fence, ActionStatus.DONE) for a in claimed]
+    assert len(await durable_store.finish_actions("a", outcomes)) == 50_000
     assert await durable_store.next_wakeup() == T0 + timedelta(seconds=50_000)
     now = T0 + timedelta(seconds=60_000)
     claimed = await durable_store.claim_due(now, "a", now + timedelta(minutes=1), 1000)
     assert [a.due_at for a in claimed] == [T0 + timedelta(seconds=50_000 + i) for i in range(1000)]
+
+
+# units of work
+
+
+async def test_a_new_party_and_its_first_actions_commit_together(store: Store) -> None:
+    async with store.new_party(party()) as tx:
+        assert tx.party is not None and tx.party.id > 0
+        created = tx.party
+        assert [c.chat for c in created.chats] == [DISCORD]
+        added = await tx.add_actions([action(T0, party_id=created.id, n=1),
+                                      action(T0 - timedelta(hours=1), party_id=created.id, n=0)])
+        assert all(a.id is not None for a in added)
+    fetched = await store.get_party(created.id)
+    assert fetched == created
+    assert [a.payload["n"] for a in await pending_actions(store, created.id)] == [0, 1]
+
+
+async def test_a_failed_new_party_leaves_nothing(store: Store) -> None:
+    with pytest.raises(RuntimeError, match="planning failed"):
+        async with store.new_party(party()) as tx:
+            assert tx.party is not None
+            party_id = tx.party.id
+            await tx.add_actions([action(T0, party_id=party_id)])
+            raise RuntimeError("planning failed")
+    assert await store.get_party_by_code("K7Q2MX") is None
+    assert await store.get_party(party_id) is None
+    assert await pending_actions(store, party_id) == []
+    # The code is free again.
+    async with store.new_party(party()) as tx:
+        assert tx.party is not None
+    with pytest.raises(StoreConflict):
+        async with store.new_party(party()):
+            pass
+
+
+async def test_a_unit_of_work_writes_everything_it_did_on_exit(store: Store) -> None:
+    created = await store.create_party(party())
+    [old] = await store.add_actions([action(T0, party_id=created.id, kind=ActionKind.REMINDER)])
+    async with store.party(created.id) as tx:
+        assert tx.party == created
+        tx.party.transition(PartyState.COUNTING_DOWN)
+        tx.party.go_at = T0 + timedelta(seconds=10)
+        await tx.save()
+        assert await tx.cancel_actions(frozenset({ActionKind.REMINDER})) == 1
+        [go] = await tx.add_actions([action(T0 + timedelta(seconds=10), party_id=created.id,
+                                            kind=ActionKind.GO)])
+        assert [a.id for a in await tx.pending_actions()] == [go.id]
+        await tx.upsert_chat(PartyChat(created.id, TELEGRAM, LinkStatus.PENDING,
+                                       requested_by="7"))
+        await tx.set_link_status(TELEGRAM, LinkStatus.APPROVED)
+        assert [(c.chat, c.status) for c in tx.party.chats] == [
+            (DISCORD, LinkStatus.APPROVED), (TELEGRAM, LinkStatus.APPROVED)]
+        sent = SentMessage(created.id, DISCORD, "m-9", SentKind.COUNTDOWN, action_id=go.id)
+        await tx.add_sent_message(sent)
+        await tx.add_log(LogEntry(created.id, T0, "action_late", {"seconds": 3}))
+        await tx.save()  # nothing changed since the last save: nothing to write
+    stored = await store.get_party(created.id)
+    assert stored is not None
+    assert (stored.state, stored.go_at) == (PartyState.COUNTING_DOWN, T0 + timedelta(seconds=10))
+    assert [c.chat for c in stored.chats if c.status is LinkStatus.APPROVED] == [DISCORD,
+                                                                                  TELEGRAM]
+    assert [a.kind for a in await pending_actions(store, created.id)] == [ActionKind.GO]
+    assert old.id not in {a.id for a in await pending_actions(store, created.id)}
+    assert await store.find_sent_message(DISCORD, "m-9") == sent
+    assert [e.key for e in await store.party_log(created.id)] == ["action_late"]
+
+
+async def test_a_failed_unit_of_work_writes_nothing(store: Store) -> None:
+    created = await store.create_party(party())
+    await store.add_actions([action(T0, party_id=created.id, kind=ActionKind.REMINDER)])
+    with pytest.raises(RuntimeError, match="boom"):
+        async with store.party(created.id) as tx:
+            assert tx.party is not None
+            tx.party.title = "Changed"
+            tx.party.state = PartyState.CANCELLED
+            await tx.save()
+            await tx.cancel_actions(frozenset({ActionKind.REMINDER}))
+            await tx.add_actions([action(T0, party_id=created.id, kind=ActionKind.GO)])
+            await tx.upsert_chat(PartyChat(created.id, TELEGRAM, LinkStatus.PENDING))
+            await tx.set_link_status(DISCORD, LinkStatus.DECLINED)
+            await tx.add_sent_message(SentMessage(created.id, DISCORD, "m-1", SentKind.GO))
+            await tx.add_log(LogEntry(created.id, T0, "action_skipped", {}))
+            raise RuntimeError("boom")
+    assert await store.get_party(created.id) == created
+    assert [a.kind for a in await pending_actions(store, created.id)] == [ActionKind.REMINDER]
+    assert await store.find_sent_message(DISCORD, "m-1") is None
+    assert await store.party_log(created.id) == []
+
+
+async def test_a_unit_of_work_on_a_missing_party(store: Store) -> None:
+    async with store.party(404) as tx:
+        assert tx.party is None
+        assert await tx.pending_actions() == []
+        with pytest.raises(LookupError):
+            await tx.save()
+    created = await store.create_party(party())
+    async with store.party(created.id) as tx:
+        with pytest.raises(ValueError, match="not this unit of work's party"):
+            await tx.add_actions([action(T0, party_id=created.id + 1)])
+
+
+async def test_units_of_work_on_one_party_take_turns(backend: Backend) -> None:
+    # Two stores on one database (two connections for SQLite), many units of work at once,
+    # each reading a counter and writing it back: none may lose another's update.
+    first, second = await backend.open(), await backend.open()
+    created = await first.create_party(party())
+
+    async def bump(store: Store) -> None:
+        async with store.party(created.id) as tx:
+            assert tx.party is not None
+            seen = tx.party.paused_seconds
+            await tx.pending_actions()  # the others run meanwhile
+            tx.party.paused_seconds = seen + 1
+            await tx.save()
+
+    await asyncio.gather(*(bump(store) for _ in range(15) for store in (first, second)))
+    stored = await second.get_party(created.id)
+    assert stored is not None and stored.paused_seconds == 30
+
+
+def _party_worker(url: str, party_id: int, role: str, rounds: int, start: Any) -> None:
+    """One process applying pauses, or firing GOs, to one party, each in a unit of work."""
+    async def run() -> None:
+        store = await open_store(url)
+        try:
+            start.wait()
+            for n in range(rounds):
+                async with store.party(party_id) as tx:
+                    assert tx.party is not None
+                    # Both read-modify-write paused_seconds, so a lost update shows.
+                    seen = tx.party.paused_seconds
+                    await tx.pending_actions()
+                    if role == "pause":
+                        tx.party.state = PartyState.PAUSED
+                        tx.party.paused_at = T0 + timedelta(seconds=n)
+                    else:
+                        tx.party.state = PartyState.PLAYING
+                        tx.party.go_at = T0 + timedelta(seconds=n)
+                    tx.party.paused_seconds = seen + 1
+                    await tx.save()
+        finally:
+            await store.close()
+    asyncio.run(run())
+
+
+async def test_a_pause_and_a_go_in_two_processes_lose_neither_update(
+        durable_backend: Backend) -> None:
+    assert durable_backend.url is not None
+    store = await durable_backend.open()
+    created = await store.create_party(party(state=PartyState.PLAYING))
+    context = multiprocessing.get_context("spawn")
+    start = context.Barrier(2)  # both open their store first, then go at once
+    rounds = 100
+    workers = [context.Process(target=_party_worker,
+                               args=(durable_backend.url, created.id, role, rounds, start))
+               for role in ("pause", "go")]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        await asyncio.to_thread(worker.join, 60)
+        assert worker.exitcode == 0
+    stored = await store.get_party(created.id)
+    assert stored is not None
+    assert stored.paused_seconds == 2 * rounds
+    assert stored.paused_at == T0 + timedelta(seconds=rounds - 1)
+    assert stored.go_at == T0 + timedelta(seconds=rounds - 1)
+    assert stored.state in (PartyState.PAUSED, PartyState.PLAYING)
 
 
 # SQLite specifics
@@ -786,7 +1011,7 @@ async def test_sqlite_reopening_keeps_everything(sqlite_path: Path) -> None:
         loaded = await again.get_party(created.id)
         assert loaded is not None and len(loaded.chats) == 2
         assert await records_of(again, created.id) == [rec]
-        [pending] = await again.pending_actions(created.id)
+        [pending] = await pending_actions(again, created.id)
         assert pending.acquired_by == "proc"
         assert await again.get_chat_settings(DISCORD) == settings
         assert await again.get_guide_source("s", "g") == "title = 'G'"
@@ -795,6 +1020,31 @@ async def test_sqlite_reopening_keeps_everything(sqlite_path: Path) -> None:
         assert await again.forgotten([DISCORD]) == {("discord", "1000", "u7")}
     finally:
         await again.close()
+
+
+async def test_sqlite_a_unit_of_work_writes_only_the_fields_it_changed(
+        sqlite_path: Path) -> None:
+    store = await SqliteStore.open(sqlite_path)
+    try:
+        created = await store.create_party(party(state=PartyState.PLAYING))
+        with sqlite3.connect(sqlite_path) as raw:
+            columns = [row[1] for row in raw.execute("PRAGMA table_info(parties)")
+                       if row[1] != "id"]
+            # An UPDATE OF trigger fires for every column the UPDATE names, changed or not.
+            raw.execute("CREATE TABLE touched (col TEXT)")
+            for col in columns:
+                raw.execute(f"CREATE TRIGGER touched_{col} AFTER UPDATE OF {col} ON parties"
+                            f" BEGIN INSERT INTO touched VALUES ('{col}'); END")
+        async with store.party(created.id) as tx:
+            assert tx.party is not None
+            tx.party.transition(PartyState.PAUSED)
+            tx.party.paused_at = T0 + timedelta(minutes=3)
+            await tx.save()
+        with sqlite3.connect(sqlite_path) as raw:
+            touched = sorted(row[0] for row in raw.execute("SELECT col FROM touched"))
+        assert touched == ["paused_at", "state"]
+    finally:
+        await store.close()
 
 
 async def test_sqlite_uses_wal(sqlite_path: Path) -> None:
@@ -807,7 +1057,7 @@ async def test_sqlite_uses_wal(sqlite_path: Path) -> None:
 
 
 async def test_sqlite_migrations_are_recorded_and_idempotent(sqlite_path: Path) -> None:
-    versions = ["V1__initial", "V2__record_events_and_message_refs"]
+    versions = ["V1__initial", "V2__record_events_and_message_refs", "V3__action_fences"]
     assert await migrate(sqlite_path) == versions
     assert await migrate(sqlite_path) == []
     store = await SqliteStore.open(sqlite_path)
@@ -817,13 +1067,15 @@ async def test_sqlite_migrations_are_recorded_and_idempotent(sqlite_path: Path) 
         await store.close()
     with sqlite3.connect(sqlite_path) as raw:
         rows = raw.execute("SELECT version, name FROM schema_version").fetchall()
-    assert rows == [(1, "V1__initial"), (2, "V2__record_events_and_message_refs")]
+    assert rows == [(1, "V1__initial"), (2, "V2__record_events_and_message_refs"),
+                    (3, "V3__action_fences")]
 
 
 async def test_sqlite_v1_file_with_records_upgrades_to_events(sqlite_path: Path) -> None:
-    from storage.sqlite import migration_files
+    from storage.migrate import migration_files
 
-    _, name, sql = migration_files()[0]
+    first = migration_files("sqlite")[0]
+    name, sql = first.name, first.sql
     with sqlite3.connect(sqlite_path) as raw:  # a file written by the first release
         raw.executescript(sql)
         raw.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY,"
@@ -900,7 +1152,7 @@ async def test_sqlite_failed_batch_fails_every_record_in_it(sqlite_path: Path) -
             return_exceptions=True,
         )
         assert all(isinstance(r, StoreConflict) for r in results)
-        assert await store.count_records(created.id) == 0
+        assert await count_records(store, created.id) == 0
         with sqlite3.connect(sqlite_path) as raw:
             raw.execute("DROP TRIGGER refuse")
         assert (await store.add_record(record(created.id))).id is not None
@@ -918,7 +1170,7 @@ async def test_sqlite_close_flushes_queued_records(sqlite_path: Path) -> None:
     assert len(ids) == 300
     again = await SqliteStore.open(sqlite_path)
     try:
-        assert await again.count_records(created.id) == 300
+        assert await count_records(again, created.id) == 300
     finally:
         await again.close()
 
@@ -927,10 +1179,22 @@ async def test_sqlite_close_flushes_queued_records(sqlite_path: Path) -> None:
 
 
 async def test_open_store_memory_urls() -> None:
-    for url in ("memory://", "sqlite://:memory:", "sqlite:///:memory:"):
+    store = await open_store("memory://")
+    assert isinstance(store, MemoryStore)
+    await store.close()
+    for url in ("sqlite://:memory:", "sqlite:///:memory:"):
         store = await open_store(url)
-        assert isinstance(store, MemoryStore)
+        # A real SQLite database in memory: migrated, every connection of the store on it.
+        assert isinstance(store, SqliteStore)
+        created = await store.create_party(party())
+        await store.add_record(record(created.id))
+        assert [r.value async for r in store.iter_records(created.id)] == ["👍"]
+        async with store.party(created.id) as tx:
+            assert tx.party is not None and tx.party.code == created.code
         await store.close()
+    other = await open_store("sqlite://:memory:")
+    assert await other.get_party(1) is None  # each store has a database of its own
+    await other.close()
 
 
 async def test_open_store_sqlite_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,5 @@
+"""Following a Jellyfin user's playing session, read from the server's /Sessions."""
+
+from adapters.jellyfin.feed import JellyfinFeed
+
+__all__ = ["JellyfinFeed"]

@@ -1,0 +1,103 @@
+"""The rules every store keeps, written once: what a record needs, which actions may be added,
+and what follows a chat that changes its id."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from bot.actions import Action, ActionStatus
+from bot.party import Party
+from bot.records import Record
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+RECORD_NEEDS = "a record needs party, kind, platform, chat, user, name and value"
+ADDABLE = "only pending, unleased actions can be added"
+
+
+def check_record(record: Record) -> None:
+    """Refuse a record that lacks a required field, so it fails its caller, not a batch."""
+    if (record.party_id is None or record.kind is None or record.platform is None
+            or record.chat_id is None or record.user_id is None or record.display_name is None
+            or record.at is None or record.value is None):
+        raise ValueError(RECORD_NEEDS)
+
+
+def check_addable(actions: Iterable[Action]) -> None:
+    """Refuse actions that are not new: only pending, unleased, never-claimed ones are added."""
+    for a in actions:
+        if a.status != ActionStatus.PENDING or a.acquired_until or a.acquired_by or a.fence:
+            raise ValueError(ADDABLE)
+
+
+def work_party_id(party_id: int | None, party: Party | None) -> int:
+    """Return the party a unit of work is on: the one asked for, or the one it created."""
+    if party_id is not None:
+        return party_id
+    assert party is not None, "a new party's unit of work has its party"
+    return party.id
+
+
+class WorkOnParty:
+    """What every store's unit of work shares: the party it holds, and the check that a write
+    is for that party."""
+
+    party_id: int
+    party: Party | None
+
+    def _party_id(self) -> int:
+        if self.party is None:
+            raise LookupError("this unit of work has no party")
+        return self.party.id
+
+    def _own(self, party_id: int | None) -> None:
+        if party_id != self.party_id:
+            raise ValueError(f"party {party_id} is not this unit of work's party "
+                             f"{self.party_id}")
+
+
+@dataclass(frozen=True, slots=True)
+class Follower:
+    """One kind of thing stored under a chat that goes with it to the chat's new id.
+
+    `keep_new`: where the new chat already has an entry of its own (a settings row, say), that
+    one is kept and the old chat's is dropped; otherwise entries simply move.
+    """
+
+    name: str
+    keep_new: bool
+
+
+FOLLOWERS: tuple[Follower, ...] = (
+    Follower("party_chats", keep_new=True),
+    Follower("sent_messages", keep_new=True),
+    Follower("forgotten", keep_new=True),
+    Follower("chat_settings", keep_new=True),
+    Follower("home_chats", keep_new=False),
+    Follower("records", keep_new=False),
+    Follower("message_refs", keep_new=False),
+    Follower("guides", keep_new=True),
+)
+
+
+def follow(entries: dict[K, V], rekey: Callable[[K, V], tuple[K, V] | None],
+           keep_new: bool) -> dict[K, V]:
+    """Return `entries` with each one `rekey` moves under its new key, in their order.
+
+    `rekey` gives the moved (key, value), or None for an entry that stays. With `keep_new`, a
+    moved entry whose new key is taken already is dropped.
+    """
+    moved: dict[K, V] = {}
+    for key, value in entries.items():
+        target = rekey(key, value)
+        if target is None:
+            moved.setdefault(key, value)
+            continue
+        new_key, new_value = target
+        if keep_new and (new_key in entries or new_key in moved):
+            continue
+        moved[new_key] = new_value
+    return moved

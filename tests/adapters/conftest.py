@@ -1,0 +1,24 @@
+"""Fixtures shared by the adapter tests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+
+from bot.feeds import Feed
+from tests.adapters.follower import Follower
+
+
+@pytest.fixture
+async def follow() -> AsyncIterator[Callable[[Feed], Follower]]:
+    """Start following feeds; each is stopped at the end of the test."""
+    started: list[Follower] = []
+
+    def start(feed: Feed) -> Follower:
+        started.append(Follower(feed))
+        return started[-1]
+
+    yield start
+    for follower in started:
+        await follower.stop()

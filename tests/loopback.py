@@ -22,15 +22,16 @@ class LoopbackServer:
         raise NotImplementedError
 
     async def start(self) -> Self:
-        """Listen on a free port of 127.0.0.1."""
+        """Listen on a free port of 127.0.0.1 (the same port again after a stop)."""
         app = web.Application(client_max_size=self.client_max_size)
         self.routes(app)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None,
                                      shutdown_timeout=self.shutdown_timeout)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
         await site.start()
-        self.port = self._runner.addresses[0][1]
+        if not self.port:
+            self.port = self._runner.addresses[0][1]
         return self
 
     async def stop(self) -> None:

@@ -215,16 +215,15 @@ async def run_bot(settings: Settings) -> None:
 
 
 async def serve(settings: Settings, adapters: Sequence[PlatformAdapter], stop: asyncio.Event, *,
-                clock: Clock | None = None, store: Store | None = None,
+                clock: Clock | None = None,
                 started: Callable[[Runtime], object] | None = None) -> None:
     """Serve `adapters` until `stop` is set (or every adapter ends), then shut down in order.
 
-    Opens the configured store unless one is given, and closes it at the end; `started` is
-    told the running bot once it delivers and fires, before the adapters connect.
+    Opens the configured store and closes it at the end; `started` is told the running bot
+    once it delivers and fires, before the adapters connect.
     """
     library = guide_library(settings)
-    if store is None:
-        store = await open_configured_store(settings)
+    store = await open_configured_store(settings)
     try:
         runtime = await build(settings, store, clock or SystemClock(),
                               {a.platform: (a.gateway, a.limits) for a in adapters},

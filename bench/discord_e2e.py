@@ -6,9 +6,10 @@ Two measurements, each beside a baseline taken in the same run on the same fake 
 
 - **Command latency**: `--calls` `/watchparty list` slash commands one after another, from the
   moment the fake dispatches INTERACTION_CREATE on the gateway to the moment the interaction
-  callback reaches the fake. The bot runs as in production (`create_adapter` + `app.build` +
-  `adapter.run`, SQLite file, system clock). Baseline: a bare discord.py `Client` whose
-  `on_interaction` answers "pong" at once (the floor set by discord.py, aiohttp and the fake).
+  callback reaches the fake. The bot runs as in production: `python -m bot` in a process of
+  its own (`app.run_bot` → `app.serve`), SQLite file, system clock. Baseline: a bare discord.py
+  `Client` whose `on_interaction` answers "pong" at once (the floor set by discord.py, aiohttp
+  and the fake).
 - **GO lateness**: `--parties` parties, each linked to `--channels` channels (one home, the others
   by `/watchparty link` and Approve), started with `/watchparty start`; for every channel, the
   time the fake receives the GO post minus the party's start instant. Production rate limits

@@ -41,6 +41,8 @@ from bot.settings import Settings
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "adapters" / "telegram"))
 from faketelegram import FakeTelegram
 
+from tests.serving import serve
+
 os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
 PACE = 1 / 25
 JITTER = 0.02
@@ -52,13 +54,11 @@ class Bot:
 
     adapter: TelegramAdapter
     runtime: app.Runtime
-    disconnect: asyncio.Event
-    task: asyncio.Task[None]
 
 
 @contextlib.asynccontextmanager
 async def running_bot(fake: FakeTelegram, db: Path, **overrides: Any) -> AsyncIterator[Bot]:
-    """create_adapter + app.build + adapter.run, as `python -m bot` does, on a SQLite file."""
+    """create_adapter + app.serve, as `python -m bot` does, on a SQLite file."""
     values: dict[str, Any] = {"telegram_token": fake.token, "telegram_base_url": fake.base_url,
                               "telegram_base_file_url": fake.base_file_url,
                               "database_url": f"sqlite:///{db}",
@@ -66,20 +66,15 @@ async def running_bot(fake: FakeTelegram, db: Path, **overrides: Any) -> AsyncIt
     values.update(overrides)
     settings = Settings(_env_file=None, **values)
     adapter = create_adapter(settings)
-    store = await app.open_configured_store(settings)
-    runtime = await app.build(settings, store, SystemClock(),
-                              {adapter.platform: (adapter.gateway, adapter.limits)})
-    await runtime.start()
-    disconnect = asyncio.Event()
-    task = asyncio.create_task(adapter.run(runtime.core, disconnect))
-    await fake.wait_for(lambda: fake.getupdates_waiting > 0, 10, "the bot to poll")
+    serving = await serve(settings, [adapter], name="telegram-bot")
     try:
-        yield Bot(adapter, runtime, disconnect, task)
+        await fake.wait_for(lambda: fake.getupdates_waiting > 0 or serving.task.done(), 10,
+                            "the bot to poll")
+        if serving.task.done():
+            serving.task.result()
+        yield Bot(adapter, serving.runtime)
     finally:
-        await runtime.quiesce()
-        disconnect.set()
-        await task
-        await runtime.stop()
+        await serving.stop(within=60)
 
 
 @contextlib.asynccontextmanager

@@ -9,6 +9,7 @@ import importlib
 import logging
 import signal
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol, TextIO
@@ -19,6 +20,7 @@ from adapters.console.chat import ConsoleChat, ConsoleGateway, is_tty, start_rea
 from bot.clock import ScaledClock, SystemClock
 from bot.errors import ConfigurationError
 from bot.guide import BUILTIN_DIR, GuideLibrary
+from bot.lifecycle import Shutdown
 from bot.outbox import UNLIMITED, Outbox, RateLimits
 from bot.party import ACTIVE_STATES
 from bot.ports import ChatGateway, Clock, Store
@@ -46,7 +48,8 @@ class Runtime:
         self.scheduler.start()
 
     async def quiesce(self) -> None:
-        """Stop firing and deliver what is queued (up to 5 s), while adapters are still online."""
+        """Stop firing and deliver what is queued (up to 5 s): after the adapters' intake has
+        closed, while their connections are still open."""
         await self.scheduler.stop()
         await self.core.drain()
         await self.outbox.stop(drain_seconds=5.0)
@@ -174,8 +177,9 @@ class PlatformAdapter(Protocol):
     gateway: ChatGateway
     limits: RateLimits
 
-    async def run(self, core: WatchParty, stop: asyncio.Event) -> None:
-        """Connect, serve events into the core until `stop` is set, then disconnect."""
+    async def run(self, core: WatchParty, shutdown: Shutdown) -> None:
+        """Connect and serve events into the core; on `shutdown.stop` finish what is in flight,
+        set `shutdown.idle`, and disconnect once `shutdown.disconnect` is set."""
         ...
 
 
@@ -202,34 +206,53 @@ async def run_bot(settings: Settings) -> None:
     if not adapters:
         await run_console(settings)
         return
+    stop = asyncio.Event()
+    _install_signals(stop)
+    await serve(settings, adapters, stop, started=lambda _: _freeze_startup_objects())
+
+
+async def serve(settings: Settings, adapters: Sequence[PlatformAdapter], stop: asyncio.Event, *,
+                clock: Clock | None = None,
+                started: Callable[[Runtime], object] | None = None) -> None:
+    """Serve `adapters` until `stop` is set (or every adapter ends), then shut down in order.
+
+    Opens the configured store and closes it at the end; `started` is told the running bot
+    once it delivers and fires, before the adapters connect.
+    """
     library = guide_library(settings)
     store = await open_configured_store(settings)
-    clock = SystemClock()
     try:
-        runtime = await build(settings, store, clock,
+        runtime = await build(settings, store, clock or SystemClock(),
                               {a.platform: (a.gateway, a.limits) for a in adapters},
                               library=library)
     except BaseException:
         await store.close()
         raise
-    stop = asyncio.Event()
-    _install_signals(stop)
-    # Adapters disconnect only after the outbox has delivered what was queued and fired actions
-    # have posted: their connections are how those messages leave.
-    disconnect = asyncio.Event()
+    shutdowns = [Shutdown() for _ in adapters]
 
-    async def wind_down() -> None:
+    async def wind_down(running: list[asyncio.Task[None]]) -> None:
         await stop.wait()
+        # Intake first: replies to what is still in flight need the outbox, and the outbox
+        # needs the adapters' connections, so those close last.
+        for shutdown in shutdowns:
+            shutdown.stop.set()
+        for shutdown, task in zip(shutdowns, running, strict=True):
+            idle = asyncio.ensure_future(shutdown.idle.wait())
+            await asyncio.wait({idle, task}, return_when=asyncio.FIRST_COMPLETED)
+            idle.cancel()
         await runtime.quiesce()
-        disconnect.set()
+        for shutdown in shutdowns:
+            shutdown.disconnect.set()
 
     try:
         await runtime.start()
-        _freeze_startup_objects()
+        if started is not None:
+            started(runtime)
         async with asyncio.TaskGroup() as group:
-            winding = group.create_task(wind_down(), name="wind-down")
-            running = [group.create_task(adapter.run(runtime.core, disconnect),
-                                         name=adapter.platform) for adapter in adapters]
+            running = [group.create_task(adapter.run(runtime.core, shutdown),
+                                         name=adapter.platform)
+                       for adapter, shutdown in zip(adapters, shutdowns, strict=True)]
+            winding = group.create_task(wind_down(running), name="wind-down")
             await asyncio.wait(running)
             winding.cancel()  # every adapter ended on its own: nothing left to wait for
     except BaseExceptionGroup as group:

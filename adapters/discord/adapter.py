@@ -15,11 +15,15 @@ from adapters.discord.client import WatchpartyClient
 from adapters.discord.gateway import PLATFORM, DiscordGateway
 from adapters.discord.interactions import Interactions
 from bot.errors import ConfigurationError
+from bot.lifecycle import Shutdown
 from bot.ratelimits import RateLimits
 from bot.service import WatchParty
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
+
+# On stop, how long received reactions and votes get to be recorded before the bot goes on.
+DRAIN_SECONDS = 10.0
 
 
 def redirect(api_base_url: str, gateway_url: str) -> None:
@@ -51,15 +55,25 @@ class DiscordAdapter:
                                        bridge=self.bridge)
         self.gateway = DiscordGateway(self.client, self.client.logged_in, self.client.events)
 
-    async def run(self, core: WatchParty, stop: asyncio.Event) -> None:
-        """Log in, publish the commands, serve the gateway until `stop`, then disconnect."""
+    async def run(self, core: WatchParty, shutdown: Shutdown) -> None:
+        """Log in, publish the commands, serve the gateway until `shutdown.stop`, let received
+        reactions and votes be recorded, and disconnect once `shutdown.disconnect` is set."""
         redirect(self._api_base_url, self._gateway_url)
         self.bridge.core = core
         client_task = asyncio.create_task(self.client.start(self._token.get_secret_value()),
                                           name="discord-client")
-        stop_task = asyncio.create_task(stop.wait(), name="discord-stop")
+        stop_task = asyncio.create_task(shutdown.stop.wait(), name="discord-stop")
         try:
             await asyncio.wait({client_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+            if not client_task.done():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.client.drained(), DRAIN_SECONDS)
+                shutdown.idle.set()
+                # Fired posts and replies still queued leave through this connection.
+                stop_task = asyncio.create_task(shutdown.disconnect.wait(),
+                                                name="discord-disconnect")
+                await asyncio.wait({client_task, stop_task},
+                                   return_when=asyncio.FIRST_COMPLETED)
             if client_task.done():
                 exc = client_task.exception()
                 if isinstance(exc, discord.LoginFailure):

@@ -73,6 +73,7 @@ from bot.chats import Actor, ChatRef
 from bot.errors import ConfigurationError, UserError
 from bot.export.attachment import fit_reply
 from bot.guide import MAX_GUIDE_BYTES
+from bot.lifecycle import Shutdown
 from bot.ports import DeliveryFailed
 from bot.ratelimits import RateLimits
 from bot.richtext import Message
@@ -194,20 +195,23 @@ class TelegramAdapter:
 
     # ---- lifecycle --------------------------------------------------------------------------
 
-    async def run(self, core: WatchParty, stop: asyncio.Event) -> None:
-        """Connect, serve updates into the core until `stop` is set, then disconnect cleanly."""
+    async def run(self, core: WatchParty, shutdown: Shutdown) -> None:
+        """Connect, serve updates into the core until `shutdown.stop`, finish those in flight,
+        and disconnect cleanly once `shutdown.disconnect` is set."""
         self._core = core
         app = self.application
-        if not await self._initialize(stop):
+        if not await self._initialize(shutdown.stop):
             return
         try:
             self.gateway.attach(core)
             await self._register_commands()
             await app.start()
             log.info("Telegram: polling as @%s", self.bot.username)
-            await self._poll(stop)
+            await self._poll(shutdown.stop)
+            await self._wind_down()
+            shutdown.idle.set()
+            await shutdown.disconnect.wait()
         finally:
-            await self._wind_down(core)
             self.gateway.detach()
             if app.running:
                 await app.stop()
@@ -236,14 +240,10 @@ class TelegramAdapter:
         except TelegramError as exc:
             log.warning("could not register /%s with setMyCommands: %s", COMMAND, exc)
 
-    async def _wind_down(self, core: WatchParty) -> None:
-        """Let exports in flight and the replies queued for Telegram go out, for a moment."""
+    async def _wind_down(self) -> None:
+        """Let exports in flight finish, for a moment (the root then drains the outbox)."""
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=5.0)
-        for _ in range(100):  # up to 5 s; the outbox has no event for one platform's queue
-            if not core.queued(PLATFORM):
-                break
-            await asyncio.sleep(0.05)
 
     @staticmethod
     async def _pause(stop: asyncio.Event, seconds: float) -> None:

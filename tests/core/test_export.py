@@ -46,8 +46,8 @@ from bot.ports import Store
 from bot.records import Record, RecordKind
 from storage.memory import MemoryStore
 from storage.sqlite import SqliteStore
-from tests.conftest import START, Bot, RecordingGateway
-from tests.conftest import test_settings as settings_for_tests
+from tests.fakes import START, Bot, RecordingGateway
+from tests.fakes import test_settings as settings_for_tests
 from tests.people import moderator
 from tests.reads import count_records
 

@@ -13,8 +13,8 @@ from bot.clock import ManualClock
 from bot.errors import UserError
 from bot.feeds import FeedAction, FeedDecision, FeedReport, FeedSource, decide, parse_source
 from bot.party import Party, PartyState
-from tests.conftest import HOME, START
-from tests.conftest import test_settings as settings_for
+from tests.fakes import HOME, START
+from tests.fakes import test_settings as settings_for
 
 ALLOWED = ("syncplay.pl", "media.example.org:8096", "127.0.0.1")
 

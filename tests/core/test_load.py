@@ -19,8 +19,8 @@ from bot.party import ACTIVE_STATES
 from bot.ports import SentKind
 from bot.richtext import Message, Text
 from storage.memory import MemoryStore
-from tests import conftest
-from tests.conftest import START, RecordingGateway, Sent
+from tests import fakes
+from tests.fakes import START, RecordingGateway, Sent
 
 HOME = ChatRef("telegram", "home")
 OTHER = ChatRef("telegram", "other")
@@ -76,7 +76,7 @@ async def wire() -> AsyncIterator[Wire]:
         clock = ManualClock(START)
         store = MemoryStore()
         gateway = GatedGateway("telegram", clock)
-        runtime = await app.build(conftest.test_settings(), store, clock,
+        runtime = await app.build(fakes.test_settings(), store, clock,
                                   {"telegram": (gateway, limits)})
         await runtime.start()
         made.append(runtime)

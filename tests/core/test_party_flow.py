@@ -9,7 +9,7 @@ from bot import commands as c
 from bot.party import PartyState
 from bot.ports import SentKind
 from bot.records import RecordKind
-from tests.conftest import GUEST, HOME, HOST, MOD, Bot
+from tests.fakes import GUEST, HOME, HOST, MOD, Bot
 from tests.reads import pending_actions
 
 

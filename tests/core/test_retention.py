@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot import commands as c
 from bot.actions import ActionKind
 from bot.party import PartyState
-from tests.conftest import GUEST, HOME, HOST, MOD, OTHER, Bot
+from tests.fakes import GUEST, HOME, HOST, MOD, OTHER, Bot
 from tests.reads import count_records
 
 

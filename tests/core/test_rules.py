@@ -11,7 +11,7 @@ from bot import commands as c
 from bot.chats import Actor, ChatRef
 from bot.errors import UserError
 from bot.party import LinkStatus, PartyState
-from tests.conftest import GUEST, HOME, HOST, MOD, OTHER, Bot
+from tests.fakes import GUEST, HOME, HOST, MOD, OTHER, Bot
 from tests.people import moderator
 
 ELSEWHERE = ChatRef("test", "elsewhere")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot import commands as c
-from tests.conftest import GUEST, HOST, MOD, Bot
+from tests.fakes import GUEST, HOST, MOD, Bot
 
 
 async def test_most_reacted_moments_leave_out_taken_back_reactions(bot: Bot) -> None:

@@ -10,8 +10,8 @@ from bot import commands as c
 from bot.clock import ManualClock
 from bot.outbox import UNLIMITED
 from storage.memory import MemoryStore
-from tests.conftest import HOST, START, RecordingGateway, ctx
-from tests.conftest import test_settings as settings_for_tests
+from tests.fakes import HOST, START, RecordingGateway, ctx
+from tests.fakes import test_settings as settings_for_tests
 
 
 def test_resume_countdown_defaults_to_five_seconds() -> None:

@@ -16,8 +16,8 @@ from bot.errors import UserError
 from bot.outbox import UNLIMITED
 from bot.party import PartyState
 from storage.sqlite import SqliteStore
-from tests.conftest import HOME, START, RecordingGateway, SettlingClock, ctx
-from tests.conftest import test_settings as settings_for_tests
+from tests.fakes import HOME, START, RecordingGateway, SettlingClock, ctx
+from tests.fakes import test_settings as settings_for_tests
 
 ROUNDS = 6
 FILM = frozenset({ActionKind.PROMPT, ActionKind.SUMMARY})

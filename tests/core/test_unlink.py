@@ -10,7 +10,7 @@ from bot.arguments import parse_command_text as parse_text
 from bot.chats import Actor, ChatRef
 from bot.errors import UserError
 from bot.party import LinkStatus, PartyState
-from tests.conftest import GUEST, HOME, HOST, MOD, OTHER, Bot
+from tests.fakes import GUEST, HOME, HOST, MOD, OTHER, Bot
 from tests.people import moderator
 
 OTHER_MOD = moderator("test", "u-othermod", "Olga")

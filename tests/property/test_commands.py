@@ -18,8 +18,8 @@ from bot.clock import ManualClock
 from bot.errors import UserError
 from bot.outbox import UNLIMITED
 from storage.memory import MemoryStore
-from tests.conftest import GUEST, HOME, HOST, MOD, OTHER, START, Bot, RecordingGateway, ctx
-from tests.conftest import test_settings as core_settings
+from tests.fakes import GUEST, HOME, HOST, MOD, OTHER, START, Bot, RecordingGateway, ctx
+from tests.fakes import test_settings as core_settings
 from tests.property.checks import PROPERTY, assert_renders
 
 CODE = "{code}"  # replaced by the join code of the party each example starts with

@@ -27,7 +27,7 @@ from storage.sqlite import SqliteStore, migrate
 from tests.reads import count_records, pending_actions
 
 if TYPE_CHECKING:
-    from tests.storage.conftest import Backend
+    from tests.storage.backends import Backend
 
 T0 = datetime(2025, 3, 7, 19, 0, 0, 123456, tzinfo=UTC)
 CEST = timezone(timedelta(hours=2))

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from .botproc import Console
-
-StartConsole = Callable[..., Console]
+from .botproc import Console, StartConsole
 
 
 @pytest.fixture

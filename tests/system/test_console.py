@@ -16,8 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from .botproc import BUILTIN_GUIDES, USER, Console, bot_env, database
-from .conftest import StartConsole
+from .botproc import BUILTIN_GUIDES, USER, Console, StartConsole, bot_env, database
 
 BANNER = f"watchparty console — you are {USER} (a moderator)"
 BYE = "Bye."

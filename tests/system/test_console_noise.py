@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .botproc import USER, bot_env
-from .conftest import StartConsole
+from .botproc import USER, StartConsole, bot_env
 
 BANNER = f"watchparty console — you are {USER} (a moderator)"
 # What a console message id looks like (run stamp in hex, a dash, a counter).

@@ -20,8 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from .botproc import DATA, USER, Console, PromptPost, bot_env, database
-from .conftest import StartConsole
+from .botproc import DATA, USER, Console, PromptPost, StartConsole, bot_env, database
 
 BANNER = f"watchparty console — you are {USER} (a moderator)"
 BYE = "Bye."  # the party is over: nothing of this chat is left to go on

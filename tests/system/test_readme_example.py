@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .botproc import ROOT, USER, bot_env
-from .conftest import StartConsole
+from .botproc import ROOT, USER, StartConsole, bot_env
 
 BLOCK = re.compile(r"^```text\n(.*?)^```", re.DOTALL | re.MULTILINE)
 

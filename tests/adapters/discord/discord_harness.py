@@ -1,8 +1,8 @@
 """The bot wired as in production against the fake Discord: what the fixtures start and stop.
 
-`start_bot` does what `bot.app.run_bot` does (settings → `create_adapter` → `app.build` →
-`adapter.run(core, stop)`) on a real SQLite file and the system clock, so a test can stop the
-bot and start a new one on the same database: a restart.
+`start_bot` does what `bot.app.run_bot` does (settings → `create_adapter` → `app.serve`) on a
+real SQLite file and the system clock, so a test can stop the bot and start a new one on the same
+database: a restart.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ warnings.filterwarnings("ignore", "'audioop' is deprecated", DeprecationWarning)
 
 from adapters.discord import DiscordAdapter, create_adapter  # noqa: E402
 from bot import app  # noqa: E402
-from bot.clock import SystemClock  # noqa: E402
 from bot.settings import Settings  # noqa: E402
+from tests.serving import serve  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
 
@@ -53,13 +53,10 @@ class RunningBot:
     task: asyncio.Task[None]
 
     async def stop(self) -> None:
-        """Stop as SIGTERM does in `run_bot`: deliver what is queued, disconnect, close."""
-        if not self.stop_event.is_set():
-            await self.runtime.quiesce()
-            self.stop_event.set()
+        """Stop as SIGTERM does in `run_bot`: close the intake, deliver, disconnect, close."""
+        self.stop_event.set()
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.task, 10)
-        await self.runtime.stop()
+            await asyncio.wait_for(self.task, 15)
 
     async def settle(self) -> None:
         """Wait until received reactions and votes are recorded and posts are sent."""
@@ -74,14 +71,10 @@ async def start_bot(fake: FakeDiscord, db: Path, **overrides: Any) -> RunningBot
     """Start the bot against `fake` and wait until it is connected."""
     settings = discord_settings(fake, db, **overrides)
     adapter = create_adapter(settings)
-    store = await app.open_configured_store(settings)
-    runtime = await app.build(settings, store, SystemClock(),
-                              {adapter.platform: (adapter.gateway, adapter.limits)})
-    stop = asyncio.Event()
-    await runtime.start()
     identified = len(fake.identifies)
-    task = asyncio.create_task(adapter.run(runtime.core, stop))
-    bot = RunningBot(adapter, runtime, stop, task)
+    serving = await serve(settings, [adapter], name="discord-bot")
+    task = serving.task
+    bot = RunningBot(adapter, serving.runtime, serving.stop_event, task)
     await fake.wait_until(lambda: (len(fake.identifies) > identified and fake.ws is not None)
                           or task.done(), 15, "the bot to connect")
     if task.done():

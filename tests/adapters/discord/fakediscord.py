@@ -23,6 +23,8 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from tests.loopback import LoopbackServer
+
 API_PREFIX = "/api/v10"
 TOKEN = "MTAwMDAwMDAwMDAwMDAwMDAx.GwAtch.partyfakeTOKENfortestsONLYxxxxx"
 EPHEMERAL = 64
@@ -145,11 +147,14 @@ class Session:
     log: deque[tuple[int, dict[str, Any]]] = field(default_factory=lambda: deque(maxlen=5000))
 
 
-class FakeDiscord:
+class FakeDiscord(LoopbackServer):
     """One guild, a few text channels, the bot, and the people in a test."""
+
+    client_max_size = 64 * 1024 * 1024
 
     def __init__(self, *, channels: int = 3, bot_manages_events: bool = True,
                  guild_count: int = 1) -> None:
+        super().__init__()
         self.app_id = snowflake()
         self.bot = User(self.app_id, "watchparty", "watchparty", bot=True)
         self.owner = User(snowflake(), "owner")
@@ -195,26 +200,15 @@ class FakeDiscord:
         self.ready = asyncio.Event()
         self.heartbeat_interval_ms = 45_000
         self.attachment_size_limit = 26_214_400  # what each interaction says a file may weigh
-        self._runner: web.AppRunner | None = None
         self._pending: set[asyncio.Task[None]] = set()
-        self.port = 0
 
     # ---- lifecycle ----------------------------------------------------------------------
 
-    async def start(self) -> FakeDiscord:
-        """Listen on a free port of 127.0.0.1."""
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+    def routes(self, app: web.Application) -> None:
+        """The gateway, the CDN and the REST API."""
         app.router.add_get("/gateway", self._gateway)
         app.router.add_get("/cdn/{attachment}/{filename}", self._cdn)
         app.router.add_route("*", API_PREFIX + "/{tail:.*}", self._rest)
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert server is not None and server.sockets
-        self.port = server.sockets[0].getsockname()[1]
-        return self
 
     async def stop(self) -> None:
         """Close every connection and stop listening."""
@@ -223,8 +217,7 @@ class FakeDiscord:
         if self.ws is not None:
             with contextlib.suppress(Exception):
                 await self.ws.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
+        await super().stop()
 
     @property
     def api_base(self) -> str:

@@ -20,6 +20,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.loopback import LoopbackServer
+
 TICKS = 10_000_000
 TOKEN_RE = re.compile(r'Token="([^"]*)"')
 
@@ -88,40 +90,26 @@ def idle_session(user: str) -> dict[str, Any]:
                           "RepeatMode": "RepeatNone"}}
 
 
-class FakeJellyfin:
+class FakeJellyfin(LoopbackServer):
     """The fake server: players, idle sessions, and every request it saw."""
 
     def __init__(self, api_key: str = "jf-test-key") -> None:
+        super().__init__()
         self.api_key = api_key
         self.players: list[Player] = []
         self.idle: list[dict[str, Any]] = []
         self.requests: list[tuple[str, int, str]] = []  # path and query, status, auth header
         self.fail_next = 0
-        self.port = 0
         self._seen = asyncio.Condition()
-        self._runner: web.AppRunner | None = None
 
     def player(self, user: str) -> Player:
         """Add a playing session for `user`."""
         self.players.append(Player(user))
         return self.players[-1]
 
-    async def start(self) -> None:
-        """Listen on loopback (the same port again after a stop)."""
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
+        """The one endpoint the feed polls."""
         app.router.add_get("/Sessions", self._sessions)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
-        await site.start()
-        if not self.port:
-            self.port = self._runner.addresses[0][1]
-
-    async def stop(self) -> None:
-        """Stop listening; open connections drop."""
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
 
     async def wait_requests(self, count: int) -> None:
         """Wait until the server has seen `count` requests in all."""

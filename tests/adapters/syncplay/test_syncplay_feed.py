@@ -19,7 +19,7 @@ from bot.clock import SystemClock
 from bot.errors import UserError
 from bot.feeds import Feed, FeedRefused, FeedReport
 from tests.adapters.follower import Follower
-from tests.conftest import test_settings as settings_for
+from tests.fakes import test_settings as settings_for
 
 skip_module_without_syncplay()
 

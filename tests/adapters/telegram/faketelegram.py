@@ -26,6 +26,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.loopback import LoopbackServer
+
 TOKEN = "123456789:AAH-fake-token-for-the-loopback-server-0123"
 BOT_ID = int(TOKEN.split(":")[0])
 BOT_USERNAME = "watchparty_test_bot"
@@ -188,10 +190,14 @@ class Storm:
     refusals: int = 0
 
 
-class FakeTelegram:
+class FakeTelegram(LoopbackServer):
     """One bot's Bot API: chats, members, messages, updates, files and polls, in memory."""
 
+    client_max_size = 50 * 1024 * 1024
+    shutdown_timeout = 0.5
+
     def __init__(self, token: str = TOKEN, username: str = BOT_USERNAME) -> None:
+        super().__init__()
         self.token = token
         self.bot_user = {"id": int(token.split(":")[0]), "is_bot": True,
                          "first_name": "Watch Party", "username": username,
@@ -230,8 +236,6 @@ class FakeTelegram:
         self._chat_ids = itertools.count(1)
         self._changed = asyncio.Condition()
         self._pokes: set[asyncio.Task[None]] = set()
-        self._runner: web.AppRunner | None = None
-        self.port = 0
 
     # ---- server ---------------------------------------------------------------------------
 
@@ -245,22 +249,11 @@ class FakeTelegram:
         """TELEGRAM_BASE_FILE_URL for the bot."""
         return f"http://127.0.0.1:{self.port}/file/bot"
 
-    async def start(self) -> None:
-        """Listen on a free loopback port."""
-        app = web.Application(client_max_size=50 * 1024 * 1024)
+    def routes(self, app: web.Application) -> None:
+        """The Bot API's methods and its file downloads."""
         app.router.add_post("/bot{token}/{method}", self._handle)
         app.router.add_get("/bot{token}/{method}", self._handle)
         app.router.add_get("/file/bot{token}/{path:.+}", self._download)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
-
-    async def stop(self) -> None:
-        """Close the server."""
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     async def _notify(self) -> None:
         async with self._changed:

@@ -165,14 +165,14 @@ def announcement_chat(fake: FakeTelegram, announcement: Posted) -> dict[str, Any
 
 async def test_stopping_lets_the_updates_in_flight_finish_and_confirms_them(
         fake: FakeTelegram, start_bot: StartBot, tmp_path: Path) -> None:
-    """A stop while an upload downloads: it finishes, is stored, and is not seen again."""
+    """A stop while an upload downloads: it finishes, is stored, answered, and not seen again."""
     db = tmp_path / "wp.db"
     bot = await start_bot(db)
     host = fake.add_user("Host")
     group = fake.add_group("Leaving", members=[(host, "creator")])
     await fake.wait_idle()
     fake.hold("getFile")
-    update_id, _ = fake.upload(group, host, "mine.toml",
+    update_id, upload = fake.upload(group, host, "mine.toml",
                                     (DATA / "quick.toml").read_bytes(), "/watchparty guide upload")
     await fake.wait_for(lambda: fake.calls_to("getFile"), what="the download to start")
     stopping = asyncio.create_task(bot.stop())
@@ -180,7 +180,9 @@ async def test_stopping_lets_the_updates_in_flight_finish_and_confirms_them(
     fake.release()
     await stopping
 
-    # (Its reply is not sent: the outbox stops before the adapters do.)
+    # The intake closes before the outbox stops, so the reply still goes out.
+    reply = next((p for p in fake.in_chat(group) if p.reply_to == upload["message_id"]), None)
+    assert reply is not None and "mine" in reply.text, fake.transcript()
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT name FROM guides").fetchall() == [("mine",)]
     assert fake.confirmed > update_id, "what finished while stopping is confirmed"

@@ -15,9 +15,10 @@ from typing import Any
 
 from faketelegram import FakeTelegram
 
-from adapters.telegram import TelegramAdapter
+from adapters.telegram import TelegramAdapter, create_adapter
 from bot import app
 from bot.settings import Settings
+from tests.serving import Serving, serve
 
 DATA = Path(__file__).parent / "data"
 # Fast enough for a whole party in seconds (the bench keeps Telegram's 1/s and 20/min).
@@ -49,16 +50,24 @@ class RunningBot:
     task: asyncio.Task[None]
 
     async def stop(self) -> None:
-        """Stop as SIGTERM does: quiesce the core while online, then disconnect, then close."""
+        """Stop as SIGTERM does (see `app.serve`); a bot that already ended has closed."""
         if self.task.done():
-            await self.runtime.stop()
             return
-        try:
-            await self.runtime.quiesce()
-            self.stop_event.set()
-            await asyncio.wait_for(asyncio.shield(self.task), 15)
-        finally:
-            await self.runtime.stop()
+        await Serving(self.runtime, self.stop_event, self.task).stop()
 
 
 StartBot = Callable[..., Awaitable[RunningBot]]
+
+
+async def start_bot(fake: FakeTelegram, db: Path, **overrides: Any) -> RunningBot:
+    """Start the bot as `python -m bot` does (`app.serve`) and wait until it polls."""
+    settings = bot_settings(fake, db, **overrides)
+    adapter = create_adapter(settings)
+    serving = await serve(settings, [adapter], name="telegram-bot")
+    bot = RunningBot(settings, adapter, serving.runtime, serving.stop_event, serving.task)
+    task = serving.task
+    await fake.wait_for(lambda: fake.getupdates_waiting > 0 or task.done(), 10,
+                        "the bot to start polling")
+    if task.done():
+        task.result()
+    return bot

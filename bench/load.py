@@ -186,7 +186,8 @@ async def watchparty(args: argparse.Namespace, folder: Path) -> None:
             unconfirmed = sum(1 for u in fake.updates if u["update_id"] <= last)
             await fake.wait_for(lambda: not fake.updates, 120, "every update confirmed")
             await bot.runtime.quiesce()
-            stored = [await bot.runtime.store.count_records(p.id) for p in parties if p]
+            store = bot.runtime.store
+            stored = [sum([1 async for _ in store.iter_records(p.id)]) for p in parties if p]
             final = sum(1 for a in announcements if f"Going {args.members} " in a.text)
             edits = sum(len(a.edits) for a in announcements)
         cpu = (time.process_time() - cpu0) / (time.monotonic() - wall0)

@@ -440,13 +440,13 @@ class TelegramAdapter:
         reply = await self.core.handle(ctx, command)
         if reply is not None and isinstance(command, c.ShowHelp):
             reply = await self._with_admin_note(message.chat, reply)
-        self._answer(message, ctx.chat, reply)
+        await self._answer(update, ctx.chat, reply)
 
     async def _on_start(self, update: Update, context: Context) -> None:
         """`/start` in a private chat: the help, and exports can now be sent here."""
         message = update.message
         assert message is not None
-        self._answer(message, message_chat(message), c.Reply(render.help_text()))
+        await self._answer(update, message_chat(message), c.Reply(render.help_text()))
 
     async def _with_admin_note(self, chat: Chat, reply: c.Reply) -> c.Reply:
         """Help in a group says so while the bot is not an administrator (no reactions then)."""
@@ -480,7 +480,7 @@ class TelegramAdapter:
         data = bytes(await file.download_as_bytearray())
         command = c.UploadGuide(name, data)
         ctx = self._message_context(update, message)
-        self._answer(message, ctx.chat, await self.core.handle(ctx, command))
+        await self._answer(update, ctx.chat, await self.core.handle(ctx, command))
 
     async def _on_reply(self, update: Update, context: Context) -> None:
         """A reply to one of the bot's prompts is an answer to it."""
@@ -635,31 +635,50 @@ class TelegramAdapter:
 
     # ---- replies and errors -----------------------------------------------------------------
 
-    def _answer(self, message: TgMessage, chat: ChatRef, reply: c.Reply | None) -> None:
+    async def _answer(self, update: Update, chat: ChatRef, reply: c.Reply | None) -> None:
         """Queue the reply to a command, as a reply to it; an export goes out as a document.
 
         Telegram has no private replies in a group, so every reply goes to the chat. Nothing
-        waits for delivery here: the outbox keeps the group's pace, not the update loop's.
+        waits for delivery here: the outbox keeps the group's pace, not the update loop's. A
+        delivered reply is remembered under its update's name: a command Telegram delivers
+        again after a crash (answered, but not yet confirmed) is not answered twice.
         """
+        message = update.message
+        assert message is not None
         if reply is None or (reply.posted_here and reply.attachment is None):
             return  # the chat was just sent the same news
+        answered = f"reply:{self._event(update)}"
+        if await self.core.find_message_ref(PLATFORM, answered) is not None:
+            return
         reply_to = str(message.message_id)
         if reply.attachment is not None:
-            self._spawn(self._deliver_fitted(message, chat, reply))
+            self._spawn(self._deliver_fitted(message, chat, reply, answered))
             return
-        self.core.reply(chat, replace(reply.message, reply_to=reply_to))
+        self._remember(answered, chat, self.core.reply(chat, replace(reply.message,
+                                                                     reply_to=reply_to)))
 
-    async def _deliver_fitted(self, message: TgMessage, chat: ChatRef, reply: c.Reply) -> None:
+    def _remember(self, answered: str, chat: ChatRef, sent: asyncio.Future[str]) -> None:
+        """Once a reply is delivered, remember that its command was answered."""
+        async def remember() -> None:
+            try:
+                message_id = await sent
+            except Exception:
+                return  # not delivered: a command delivered again is answered again
+            await self.core.remember_message_ref(PLATFORM, answered, chat, message_id)
+        self._spawn(remember())
+
+    async def _deliver_fitted(self, message: TgMessage, chat: ChatRef, reply: c.Reply,
+                              answered: str) -> None:
         """Zip an export that is over Telegram's upload limit, or say why it can't be sent."""
         fitted = await fit_reply(reply, UPLOAD_LIMIT)
         if fitted.attachment is None:
-            self.core.reply(chat, replace(fitted.message,
-                                                reply_to=str(message.message_id)))
+            self._remember(answered, chat, self.core.reply(
+                chat, replace(fitted.message, reply_to=str(message.message_id))))
             return
-        await self._deliver_export(message, chat, fitted.attachment, fitted.message)
+        await self._deliver_export(message, chat, fitted.attachment, fitted.message, answered)
 
     async def _deliver_export(self, message: TgMessage, chat: ChatRef,
-                              attachment: c.Attachment, caption: Message) -> None:
+                              attachment: c.Attachment, caption: Message, answered: str) -> None:
         """To the moderator's private chat if they started one with the bot, else here."""
         core = self.core
         reply_to = str(message.message_id)
@@ -673,11 +692,13 @@ class TelegramAdapter:
                     caption = Message((*caption.spans,
                                        *texts.export_here_note(self.bot.username or "")))
                 else:
-                    core.reply(chat, replace(texts.export_sent_privately(attachment.filename),
-                                              reply_to=reply_to))
+                    self._remember(answered, chat, core.reply(chat, replace(
+                        texts.export_sent_privately(attachment.filename), reply_to=reply_to)))
                     return
-            await core.reply_file(chat, attachment.filename, attachment.data,
+            sent = core.reply_file(chat, attachment.filename, attachment.data,
                                    replace(caption, reply_to=reply_to))
+            self._remember(answered, chat, sent)
+            await sent
         except Exception:
             log.exception("could not deliver export %s to %s", attachment.filename, chat)
 
@@ -713,6 +734,6 @@ class TelegramAdapter:
                 await self._answer_query(update, clip(plain(message.spans),
                                                        CALLBACK_ANSWER_LIMIT), alert=True)
             elif update.message is not None:
-                self._answer(update.message, message_chat(update.message), c.Reply(message))
+                await self._answer(update, message_chat(update.message), c.Reply(message))
         except Exception:
             log.exception("could not tell the user about an error")

@@ -28,7 +28,7 @@ async def test_malformed_updates_are_dropped_and_the_bot_goes_on(
     await fake.wait_confirmed(last)
 
     dropped = [r.getMessage() for r in caplog.records if "dropped" in r.getMessage()]
-    assert dropped == [f"update {first + i} dropped: not in the Bot API's shape (message)"
+    assert sorted(dropped) == [f"update {first + i} dropped: not in the Bot API's shape (message)"
                        for i in range(3)]
     assert "12345" not in " ".join(dropped)  # ids and kinds are logged, not contents
     assert not bot.task.done()

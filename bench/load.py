@@ -2,12 +2,14 @@
 
 Each group creates a party; its members press Going within 6 s while some groups ask
 `/watchparty list`; at the start GO is posted, a chapter ends 10 s later and every member answers
-its prompt by reply. Measured for watchparty (production wiring on SQLite) and, in the same run,
-a baseline (a plain python-telegram-bot Application with `concurrent_updates` answering the same
-presses, no storage): Going press → answerCallbackQuery; `/watchparty list` → reply during the
+its prompt by reply. Measured for watchparty (`python -m bot` in a process of its own, on a
+SQLite file, as in production) and, in the same run, a baseline (a plain python-telegram-bot
+Application with `concurrent_updates`, in a process of its own, answering the same presses, no
+storage): Going press → answerCallbackQuery; `/watchparty list` → reply during the
 load; create → announcement; GO lateness against the 30/s per-bot floor; updates unconfirmed
 7 s after the last one; records stored; the limits the bot broke, counted from the fake's log of
-calls; process CPU and peak RSS.
+calls; each bot process's CPU and peak RSS. The fake server and the load generator share
+the benchmark's own process.
 
 Run: .venv/bin/python -m bench.load [--groups 200] [--members 50] [--lead 40]
      quick: .venv/bin/python -m bench.load --groups 20 --members 20
@@ -18,17 +20,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import resource
+import sqlite3
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from telegram import Update
-from telegram.ext import ApplicationBuilder, CallbackQueryHandler, ContextTypes
+from telegram import Bot
 
-from bench.telegram_e2e import JITTER, percentile, running_bot
+from bench.processes import Child, clean_env
+from bench.telegram_e2e import JITTER, percentile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "adapters" / "telegram"))
 from faketelegram import SENDING, FakeTelegram, Posted
@@ -140,18 +142,75 @@ def violations(fake: FakeTelegram) -> tuple[int, int, int, int]:
     return per_bot, per_second, per_minute, busiest
 
 
+def stored_parties(db: Path) -> dict[str, tuple[int, float]]:
+    """Join code → (party id, start as a Unix time), read from the bot's SQLite file."""
+    with sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True) as conn:
+        rows = conn.execute("SELECT code, id, starts_at FROM parties").fetchall()
+    return {code: (pid, starts / 1e6) for code, pid, starts in rows}
+
+
+def stored_records(db: Path) -> dict[int, int]:
+    """Party id → how many records are stored for it."""
+    with sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True) as conn:
+        return dict(conn.execute("SELECT party_id, count(*) FROM records GROUP BY party_id"))
+
+
+async def quiet(fake: FakeTelegram, seconds: float, within: float) -> None:
+    """Wait until the bot has sent nothing for `seconds` (its outbox has drained)."""
+    def still() -> bool:
+        last = max((c.at for c in fake.calls if c.method in SENDING), default=0.0)
+        return time.monotonic() - last >= seconds
+    await fake.wait_for(still, within, "the bot's outbox to drain")
+
+
+async def posts_in_every(fake: FakeTelegram, chats: list[Any], containing: str,
+                         within: float) -> list[Posted]:
+    """Each chat's first post containing `containing`; fails naming the chats that have none."""
+    def first(chat: Any) -> Posted | None:
+        return next((p for p in fake.in_chat(chat) if containing in p.text), None)
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        found = [first(chat) for chat in chats]
+        if all(found):
+            return [p for p in found if p is not None]
+        await asyncio.sleep(0.1)
+    missing = [chat for chat in chats if first(chat) is None]
+    lines = [f"{len(missing)} of {len(chats)} chats got no post containing {containing!r}; "
+             f"{missing[0]['title']} got:"]
+    lines += [f"  #{p.message_id} {p.text[:120]!r}" for p in fake.in_chat(missing[0])]
+    raise SystemExit("\n".join(lines))
+
+
+async def start_child(fake: FakeTelegram, args: list[str], log: Path, **env: str) -> Child:
+    """Start a bot process on the fake server and wait until it polls."""
+    child = Child.start(args, clean_env(TELEGRAM_TOKEN=fake.token,
+                                        TELEGRAM_BASE_URL=fake.base_url,
+                                        TELEGRAM_BASE_FILE_URL=fake.base_file_url, **env), log)
+    await fake.wait_for(lambda: fake.getupdates_waiting > 0 or not child.alive(), 60,
+                        "the bot to poll")
+    if not child.alive():
+        raise SystemExit(f"the bot exited: {child.tail()}")
+    return child
+
+
 async def watchparty(args: argparse.Namespace, folder: Path) -> None:
-    """The bot under load; prints its table."""
+    """The bot under load (`python -m bot`, its own process); prints its table."""
     fake = FakeTelegram()
     await fake.start()
     guides = folder / "guides"
     guides.mkdir()
     (guides / "load.toml").write_text(GUIDE)
-    cpu0, wall0 = time.process_time(), time.monotonic()
+    db = folder / "load.db"
     try:
         chats, people = crowd(fake, args.groups, args.members)
         members = [p[1:] for p in people]
-        async with running_bot(fake, folder / "load.db", guides_dir=guides) as bot:
+        bot = await start_child(fake, ["-m", "bot"], folder / "bot.log",
+                                DATABASE_URL=f"sqlite:///{db}", GUIDES_DIR=str(guides),
+                                DEFAULT_TIMEZONE="UTC", LOG_LEVEL="WARNING")
+        wall0 = time.monotonic()
+        bot.mark(wall0)
+        bench0 = time.process_time()
+        try:
             asked = []
             for g, chat in enumerate(chats):
                 _, message = fake.command(chat, people[g][0],
@@ -164,17 +223,21 @@ async def watchparty(args: argparse.Namespace, folder: Path) -> None:
                 announcements.append(post)
                 created.append(post.at - at)
             print(f"  {len(chats)} announcements; pressing", flush=True)
+            press_start = time.monotonic()
             pressed, lists = await presses(
                 fake, announcements, members,
                 [(chats[g], people[g][0]) for g in range(0, len(chats), 2)])
+            press_span = time.monotonic() - press_start
             codes = [a.entity_texts("code")[0] for a in announcements]
-            parties = [await bot.runtime.store.get_party_by_code(code) for code in codes]
-            if any(p is None for p in parties):
+            known = stored_parties(db)
+            if any(code not in known for code in codes):
                 raise SystemExit(f"parties not found for some codes: {codes}")
-            left = min(p.starts_at.timestamp() for p in parties if p) - time.time()
-            print(f"  presses sent; first start in {left:.1f} s", flush=True)
-            gos = [await fake.wait_post(chat, "▶ GO", within=args.lead + 120) for chat in chats]
-            prompts = [await fake.wait_post(chat, "💬", within=120) for chat in chats]
+            parties = [known[code] for code in codes]
+            left = min(starts for _, starts in parties) - time.time()
+            print(f"  presses sent in {press_span:.1f} s; first start in {left:.1f} s",
+                  flush=True)
+            gos = await posts_in_every(fake, chats, "▶ GO", within=args.lead + 120)
+            prompts = await posts_in_every(fake, chats, "💬", within=120)
             print("  prompts posted; answering", flush=True)
             order = interleaved(members)
             last = 0
@@ -185,13 +248,21 @@ async def watchparty(args: argparse.Namespace, folder: Path) -> None:
             await asyncio.sleep(SETTLE_SECONDS)
             unconfirmed = sum(1 for u in fake.updates if u["update_id"] <= last)
             await fake.wait_for(lambda: not fake.updates, 120, "every update confirmed")
-            await bot.runtime.quiesce()
-            store = bot.runtime.store
-            stored = [sum([1 async for _ in store.iter_records(p.id)]) for p in parties if p]
+            await quiet(fake, 3.0, within=120)
+            now = time.monotonic()
+            cpu, rss = bot.cpu_share(now), bot.peak_rss_mb()
+            bench_cpu = (time.process_time() - bench0) / (now - wall0)
+            counts = stored_records(db)
+            stored = [counts.get(pid, 0) for pid, _ in parties]
             final = sum(1 for a in announcements if f"Going {args.members} " in a.text)
             edits = sum(len(a.edits) for a in announcements)
-        cpu = (time.process_time() - cpu0) / (time.monotonic() - wall0)
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        except BaseException:
+            print(f"--- the bot's log ---\n{bot.tail(6000)}")
+            raise
+        finally:
+            code = await bot.stop()
+        if code != 0:
+            print(f"  the bot exited with {code}: {bot.tail()}")
         answered, unanswered = answers(fake, pressed)
         replies = []
         for group, message, at in lists:
@@ -200,20 +271,20 @@ async def watchparty(args: argparse.Namespace, folder: Path) -> None:
             if reply is not None:
                 replies.append(reply.at - at)
         # GO k (in arrival order) cannot reach the server before k/30 s: the per-bot floor.
-        lateness = sorted((go.wall - p.starts_at.timestamp(), chat["id"])
-                          for go, p, chat in zip(gos, parties, chats, strict=True) if p)
+        lateness = sorted((go.wall - starts, chat["id"])
+                          for go, (_, starts), chat in zip(gos, parties, chats, strict=True))
         go_times = sorted(go.at for go in gos)
         floors = [k / PER_BOT for k in range(len(go_times))]
         by_arrival = sorted(zip(gos, parties, strict=True), key=lambda gp: gp[0].at)
-        over_floor = sum(1 for k, (go, p) in enumerate(by_arrival)
-                         if p and go.wall - p.starts_at.timestamp() - floors[k] > 0.5)
+        over_floor = sum(1 for k, (go, (_, starts)) in enumerate(by_arrival)
+                         if go.wall - starts - floors[k] > 0.5)
         per_bot, per_second, per_minute, busiest = violations(fake)
         updates = len(chats) + len(pressed) + len(lists) + len(order)
     finally:
         await fake.stop()
     late_go = [x for x, _ in lateness]
-    print(f"\n{updates} updates: {len(chats)} creates, {len(pressed)} presses, {len(lists)} "
-          f"lists, {len(order)} answers by reply\n")
+    print(f"\n{updates} updates: {len(chats)} creates, {len(pressed)} presses (sent in "
+          f"{press_span:.1f} s), {len(lists)} lists, {len(order)} answers by reply\n")
     print(HEADER.format("watchparty"))
     print(row("Going press → answerCallbackQuery", answered, unanswered,
               str(sum(1 for x in answered if x > 3.0)) + " after 3 s"))
@@ -233,45 +304,35 @@ async def watchparty(args: argparse.Namespace, folder: Path) -> None:
           f"announcement edits: {edits} for {len(pressed)} presses")
     print(f"limit violations (sends + edits): per bot 30/s: {per_bot} (busiest second "
           f"{busiest}); per group 1/s: {per_second}; per group 20/min: {per_minute}")
-    print(f"CPU {cpu:.0%} of one core (bot and fake server share the process); peak RSS "
-          f"{rss:.0f} MB (the same process)")
+    print(f"bot process: CPU {cpu:.0%} of one core, peak RSS {rss:.0f} MB; the fake server and "
+          f"load generator (another process): CPU {bench_cpu:.0%}")
 
 
-async def baseline(args: argparse.Namespace) -> None:
+async def baseline(args: argparse.Namespace, folder: Path) -> None:
     """A plain PTB Application with concurrent_updates answering the same presses, no storage."""
     fake = FakeTelegram()
     await fake.start()
     try:
         chats, people = crowd(fake, args.groups, args.members)
-
-        async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-            assert update.callback_query is not None
-            await update.callback_query.answer("You're going")
-
-        application = (ApplicationBuilder().token(fake.token).base_url(fake.base_url)
-                       .concurrent_updates(256).job_queue(None).build())
-        application.add_handler(CallbackQueryHandler(answer))
-        await application.initialize()
+        sender = Bot(fake.token, base_url=fake.base_url)
+        async with sender:
+            for chat in chats:
+                await sender.send_message(chat["id"], "Load night")
+        announcements = []
+        for chat in chats:
+            post = fake.in_chat(chat)[-1]
+            post.buttons = [[{"text": "Going", "callback_data": "going"}]]
+            announcements.append(post)
+        child = await start_child(fake, ["-m", "bench.plain_ptb"], folder / "baseline.log")
+        child.mark(time.monotonic())
         try:
-            for chat in chats:
-                await application.bot.send_message(chat["id"], "Load night")
-            assert application.updater is not None
-            await application.updater.start_polling(poll_interval=0.0, timeout=25)
-            await application.start()
-            announcements = []
-            for chat in chats:
-                post = fake.in_chat(chat)[-1]
-                post.buttons = [[{"text": "Going", "callback_data": "going"}]]
-                announcements.append(post)
             pressed, _ = await presses(fake, announcements, [p[1:] for p in people], [])
             await asyncio.sleep(SETTLE_SECONDS)
             unconfirmed = len(fake.updates)
+            now = time.monotonic()
+            cpu, rss = child.cpu_share(now), child.peak_rss_mb()
         finally:
-            if application.updater is not None and application.updater.running:
-                await application.updater.stop()
-            if application.running:
-                await application.stop()
-            await application.shutdown()
+            await child.stop()
     finally:
         await fake.stop()
     answered, unanswered = answers(fake, pressed)
@@ -280,6 +341,7 @@ async def baseline(args: argparse.Namespace) -> None:
     print(row("Going press → answerCallbackQuery", answered, unanswered,
               str(sum(1 for x in answered if x > 3.0)) + " after 3 s"))
     print(f"\nupdates unconfirmed {SETTLE_SECONDS:.0f} s after the last: {unconfirmed}")
+    print(f"baseline process: CPU {cpu:.0%} of one core, peak RSS {rss:.0f} MB")
 
 
 async def main() -> None:
@@ -295,7 +357,7 @@ async def main() -> None:
           flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         await watchparty(args, Path(tmp))
-    await baseline(args)
+        await baseline(args, Path(tmp))
 
 
 if __name__ == "__main__":

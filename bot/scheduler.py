@@ -188,7 +188,10 @@ class Scheduler:
             except Exception:
                 log.exception("renewing %d action leases failed; trying again", len(held))
                 continue
-            lost = sorted({action_id for action_id, _ in held} - set(renewed)
-                          - {o.action_id for o in self._results})
+            # Only those still being fired: one that finished while the renewal was on its way
+            # has no lease to renew (its outcome is written, or waiting to be).
+            kept = set(renewed) | {o.action_id for o in self._results}
+            lost = sorted(action_id for action_id, _ in held
+                          if action_id in self._held and action_id not in kept)
             if lost:
                 log.warning("lost the lease of actions %s to another worker", lost)

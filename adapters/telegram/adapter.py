@@ -91,6 +91,15 @@ COMMAND_DESCRIPTION = "Watch parties: create, join, start, export — /watchpart
 ALLOWED_UPDATES = (Update.MESSAGE, Update.CALLBACK_QUERY, Update.MESSAGE_REACTION,
                    Update.MESSAGE_REACTION_COUNT, Update.POLL_ANSWER, Update.MY_CHAT_MEMBER)
 BATCH = 100
+# Connections to the Bot API for everything but getUpdates. PTB's default is 256; httpcore looks
+# at every pooled connection for every request it places, so a large pool costs CPU on each
+# request under load (a third of the bot's time at 1,700 presses a second) and buys nothing:
+# the bot's own sends are paced at 30 a second.
+CONNECTIONS = 32
+# Button answers in flight at once. A burst of presses is answered as fast as the connection pool
+# allows; the rest wait here, not inside the HTTP client's pool, whose bookkeeping grows with
+# every request queued in it (and which GO and the other sends share).
+ANSWERS_IN_FLIGHT = 24
 # An update whose recording failed unexpectedly (the database was busy, say) is tried again
 # after these pauses before it is given up, logged and confirmed.
 RETRY_PAUSES = (0.5, 2.0)
@@ -184,6 +193,7 @@ class TelegramAdapter:
             .base_file_url(settings.telegram_base_file_url)
             .updater(None)  # updates are fetched here, confirmed only once processed
             .job_queue(None)  # the core's scheduler owns every timer
+            .connection_pool_size(CONNECTIONS)
             .build())
         self.bot = self.application.bot
         self.members = Members(self.bot)
@@ -191,6 +201,7 @@ class TelegramAdapter:
         self.poll_timeout = poll_timeout
         self._core: WatchParty | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._answering = asyncio.Semaphore(ANSWERS_IN_FLIGHT)
         self._install_handlers()
 
     # ---- lifecycle --------------------------------------------------------------------------
@@ -521,6 +532,9 @@ class TelegramAdapter:
         self._retryable_step()
         reply = await self.core.handle(ctx, command)
         toast = clip(plain(reply.message.spans), CALLBACK_ANSWER_LIMIT) if reply else None
+        # Answered as soon as the press is stored. Awaited, not spawned: under a flood of
+        # presses the intake's window then paces the bot (measured: answering in the
+        # background let the backlog take the CPU that GO needed, docs/benchmarks.md).
         await self._answer_query(update, toast)
         if reply is not None and not reply.private:
             self.core.reply(chat, replace(reply.message,
@@ -531,10 +545,14 @@ class TelegramAdapter:
         query = update.callback_query
         assert query is not None
         try:
-            await query.answer(text, show_alert=alert)
+            async with self._answering:
+                await query.answer(text, show_alert=alert)
         except BadRequest as exc:
             # A query delivered again after a restart is too old to answer; it is recorded.
             log.debug("could not answer callback query %s: %s", query.id, exc)
+        except TelegramError as exc:
+            # The press is recorded; the person's spinner just runs out.
+            log.info("could not answer callback query %s: %s", query.id, exc)
 
     async def _on_reaction(self, update: Update, context: Context) -> None:
         """Reactions on party messages: each added or removed emoji is a record."""

@@ -13,7 +13,7 @@ import asyncpg
 
 from storage import StoreConflict
 from storage.postgres import rows
-from storage.postgres.connect import retrying
+from storage.postgres.connect import is_transient, on_pooled, retrying
 
 log = logging.getLogger(__name__)
 
@@ -151,13 +151,14 @@ class GroupCommit:
     async def _commit(self, batch: Batch, slots: asyncio.Semaphore) -> None:
         batch_rows = [row for row, _ in batch]
 
-        async def write() -> list[int]:
-            async with self._pool.acquire() as conn, conn.transaction():
+        async def write(conn: asyncpg.Connection) -> list[int]:
+            async with conn.transaction():
                 return await insert_records(conn, batch_rows)
 
         self._activity(1)
         try:
-            ids = await retrying(write, f"storing {len(batch)} records")
+            ids = await retrying(lambda: on_pooled(self._pool, write),
+                                 f"storing {len(batch)} records")
         except BaseException as exc:
             log.error("a batch of %d records failed: %s", len(batch), exc)
             failure: BaseException
@@ -190,7 +191,18 @@ async def record_pages(pool: asyncpg.Pool, party_id: int,
     transaction: the export sees the records as they were when it began, holds one page at a
     time, and the store goes on committing meanwhile.
     """
-    conn = await retrying(pool.acquire, "starting an export")
+    async def begin() -> asyncpg.Connection:
+        conn = await pool.acquire()
+        try:
+            await conn.execute("SELECT 1")  # a connection that died idle fails here, not later
+        except Exception as exc:
+            if is_transient(exc):
+                conn.terminate()
+            await pool.release(conn)
+            raise
+        return conn
+
+    conn = await retrying(begin, "starting an export")
     try:
         async with conn.transaction(isolation="repeatable_read", readonly=True):
             cursor = await conn.cursor(

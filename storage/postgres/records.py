@@ -35,6 +35,11 @@ INSERT_RECORDS = (
     " ON CONFLICT (party_id, event) WHERE event IS NOT NULL DO NOTHING"
     " RETURNING id, party_id, event"
 )
+# A batch without events (most of them) needs no conflict handling: its ids are taken from the
+# sequence in one round trip and the rows go by COPY, the fastest way in.
+TAKE_IDS = "SELECT nextval('records_id_seq') FROM generate_series(1, $1)"
+COPY_COLUMNS = ["id", "party_id", "kind", "platform", "chat_id", "user_id", "display_name",
+                "at", "position", "value", "prompt", "message_id", "event"]
 STORED_EVENTS = (
     "SELECT r.party_id, r.event, r.id FROM records r"
     " JOIN unnest($1::bigint[], $2::text[]) AS w(p, e) ON r.party_id = w.p AND r.event = w.e"
@@ -50,10 +55,16 @@ async def insert_records(conn: asyncpg.Connection, batch_rows: list[tuple[Any, .
     again and gets that record's id: a platform event delivered twice is one record. Another
     worker inserting the same event meanwhile makes ON CONFLICT wait for its commit.
     """
+    event = rows.EVENT
+    if all(row[event] is None for row in batch_rows):
+        taken = [row[0] for row in await conn.fetch(TAKE_IDS, len(batch_rows))]
+        await conn.copy_records_to_table(
+            "records", columns=COPY_COLUMNS,
+            records=[(record_id, *row) for record_id, row in zip(taken, batch_rows, strict=True)])
+        return taken
     first_of: dict[tuple[Any, Any], int] = {}  # (party, event) -> index of its first row
     fresh: list[tuple[Any, ...]] = []
     plan: list[int] = []  # index into `fresh` of the row that carries each given row
-    event = rows.EVENT
     for row in batch_rows:
         key = (row[0], row[event])
         if row[event] is not None:

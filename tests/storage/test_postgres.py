@@ -7,6 +7,7 @@ import asyncio
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -235,3 +236,43 @@ async def test_open_store_without_asyncpg_raises_unsupported(monkeypatch: pytest
         monkeypatch.delitem(sys.modules, name)
     with pytest.raises(UnsupportedDatabase, match=r"watchparty\[postgres\]"):
         await open_store("postgresql://bot:pw@127.0.0.1/wp")
+
+
+async def test_a_failed_batch_fails_every_record_in_it(url: str) -> None:
+    import asyncpg
+
+    from storage import StoreConflict
+
+    store = await open_store(url)
+    conn = await asyncpg.connect(url)
+    try:
+        created = await store.create_party(party())
+        await conn.execute("ALTER TABLE records ADD CONSTRAINT no_boom CHECK (value <> 'boom')")
+        for event in (None, "e"):  # the COPY path and the INSERT path of a batch
+            results = await asyncio.gather(
+                *(store.add_record(record(created.id, value="ok")) for _ in range(20)),
+                store.add_record(replace(record(created.id, value="boom"), event=event)),
+                return_exceptions=True)
+            assert all(isinstance(r, StoreConflict) for r in results)
+        assert await count_records(store, created.id) == 0
+        await conn.execute("ALTER TABLE records DROP CONSTRAINT no_boom")
+        assert (await store.add_record(record(created.id))).id is not None
+    finally:
+        await conn.close()
+        await store.close()
+
+
+async def test_close_commits_queued_records(url: str) -> None:
+    from storage.postgres.store import PostgresStore
+
+    store = await PostgresStore.open(url, batch_delay=0.05)
+    created = await store.create_party(party())
+    tasks = [asyncio.create_task(store.add_record(record(created.id))) for _ in range(300)]
+    await asyncio.sleep(0)
+    await store.close()
+    assert len({(await task).id for task in tasks}) == 300
+    again = await open_store(url)
+    try:
+        assert await count_records(again, created.id) == 300
+    finally:
+        await again.close()

@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,7 @@ import pytest
 from bot.actions import ActionKind
 from storage import StoreUnavailable, UnsupportedDatabase, open_store
 from tests.postgres import ADMIN_URL, database_url, empty_database
-from tests.reads import count_records
+from tests.reads import count_records, pending_actions
 from tests.storage.test_contract import T0, action, party, record
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -276,3 +276,52 @@ async def test_close_commits_queued_records(url: str) -> None:
         assert await count_records(again, created.id) == 300
     finally:
         await again.close()
+
+
+async def test_three_workers_fire_every_action_once(url: str) -> None:
+    from bot.actions import Action, ActionStatus
+    from bot.clock import SystemClock
+    from bot.scheduler import Scheduler
+    from storage.postgres.store import PostgresStore
+
+    clock = SystemClock()
+    fired: list[tuple[int, str]] = []
+    done = asyncio.Event()
+    total = 300
+
+    def firing(owner: str) -> Callable[[Action, datetime], Awaitable[ActionStatus]]:
+        async def fire(action: Action, now: datetime) -> ActionStatus:
+            assert action.id is not None
+            fired.append((action.id, owner))
+            if len(fired) >= total:
+                done.set()
+            return ActionStatus.DONE
+        return fire
+
+    stores = [await PostgresStore.open(url) for _ in range(3)]
+    schedulers = []
+    for n, store in enumerate(stores):
+        scheduler = Scheduler(store, clock, firing(f"worker-{n}"), owner=f"worker-{n}",
+                              lease_seconds=5)
+        store.on_actions_added(scheduler.wake)  # as bot.app wires it
+        scheduler.start()
+        schedulers.append(scheduler)
+    try:
+        # Added by a fourth process's worth of store: the three hear of them by NOTIFY.
+        start = clock.now() + timedelta(milliseconds=300)
+        added = await stores[0].add_actions([
+            action(start + timedelta(milliseconds=3 * i), party_id=i % 7 + 1)
+            for i in range(total)])
+        await asyncio.wait_for(done.wait(), 120)  # a hang guard, not a timing check
+    finally:
+        for scheduler in schedulers:
+            await scheduler.stop()
+        for store in stores:
+            await store.close()
+    assert sorted(action_id for action_id, _ in fired) == sorted(a.id or 0 for a in added)
+    check = await open_store(url)
+    try:
+        for party_id in range(1, 8):
+            assert await pending_actions(check, party_id) == []
+    finally:
+        await check.close()

@@ -335,10 +335,8 @@ class PostgresStore:
 
     async def add_record(self, record: Record) -> Record:
         """Queue a record for the next group commit; return it with its id once committed."""
-        if self._records.closing:
-            raise RuntimeError("the store is closed")
         row = rows.record_row(record)
-        return rows.with_id(record, row, await self._records.add(row))
+        return rows.with_id(record, row, await self._records.submit(row))
 
     async def iter_records(self, party_id: int) -> AsyncIterator[Record]:
         """Stream a party's records in (at, id) order from a server-side cursor."""

@@ -3,7 +3,6 @@ stream from a server-side cursor."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import deque
 from collections.abc import AsyncGenerator, Awaitable, Callable
@@ -17,10 +16,6 @@ from storage.postgres.connect import is_transient, on_pooled, retrying
 
 log = logging.getLogger(__name__)
 
-MAX_BATCH = 2_000
-BATCH_DELAY = 0.002
-PIPELINE = 2
-LINGER_BELOW = 64
 PAGE = 1_000
 RESERVE_IDS = 10_000
 
@@ -43,7 +38,6 @@ STORED_EVENTS = (
     " JOIN unnest($1::bigint[], $2::text[]) AS w(p, e) ON r.party_id = w.p AND r.event = w.e"
 )
 
-Batch = list[tuple[tuple[Any, ...], "asyncio.Future[int]"]]
 TakeIds = Callable[[asyncpg.Connection, int], Awaitable[list[int]]]
 
 
@@ -95,73 +89,15 @@ async def insert_records(conn: asyncpg.Connection, batch_rows: list[tuple[Any, .
     return [ids[index] for index in plan]
 
 
-class GroupCommit:
-    """The one record writer of a store: what is queued goes in one transaction, up to
-    `max_batch` rows, and each record is acknowledged once its transaction has committed."""
+class RecordWriter:
+    """How a PostgreSQL store commits one batch of its group commit (`storage.group_commit`):
+    with ids taken ahead, on a pooled connection, the whole batch again after a lost one."""
 
-    def __init__(self, pool: asyncpg.Pool, activity: Callable[[int], None], *, max_batch: int,
-                 batch_delay: float) -> None:
+    def __init__(self, pool: asyncpg.Pool, activity: Callable[[int], None]) -> None:
         self._pool = pool
         self._activity = activity
-        self.max_batch = max_batch
-        self.batch_delay = batch_delay
-        self.commit_count = 0
-        self.queue: deque[tuple[tuple[Any, ...], asyncio.Future[int]]] = deque()
         self._spare_ids: deque[int] = deque()
-        self._wake = asyncio.Event()
-        self.closing = False
-        self._loop = asyncio.get_running_loop()
-        self._task = asyncio.create_task(self._run(), name="postgres-group-commit")
-
-    def submit(self, row: tuple[Any, ...]) -> asyncio.Future[int]:
-        """Queue one record row; the future gives its id once it is committed.
-
-        A plain function, not a coroutine: a busy party sends tens of thousands a second, and
-        a coroutine frame each is measurable (bench/postgres_ingest).
-        """
-        if self.closing:
-            raise RuntimeError("the store is closed")
-        future: asyncio.Future[int] = self._loop.create_future()
-        queue = self.queue
-        queue.append((row, future))
-        if len(queue) == 1 or len(queue) >= self.max_batch:
-            self._wake.set()
-        return future
-
-    async def close(self) -> None:
-        """Commit everything queued, then stop."""
-        self.closing = True
-        self._wake.set()
-        await self._task
-
-    async def _run(self) -> None:
-        queue, wake, loop = self.queue, self._wake, self._loop
-        # Two batches in flight, on two connections: while one commits, the next gathers.
-        slots = asyncio.Semaphore(PIPELINE)
-        inflight: set[asyncio.Task[None]] = set()
-        idle = True
-        while True:
-            if not queue:
-                if self.closing:
-                    break
-                wake.clear()
-                await wake.wait()
-                idle = True
-                continue
-            if idle and self.batch_delay > 0 and len(queue) < LINGER_BELOW and not self.closing:
-                # A small batch after idling waits a bounded moment for company.
-                wake.clear()
-                timer = loop.call_later(self.batch_delay, wake.set)
-                await wake.wait()
-                timer.cancel()
-            idle = False
-            await slots.acquire()
-            batch = [queue.popleft() for _ in range(min(len(queue), self.max_batch))]
-            task = loop.create_task(self._commit(batch, slots))
-            inflight.add(task)
-            task.add_done_callback(inflight.discard)
-        if inflight:
-            await asyncio.gather(*inflight)
+        self.commit_count = 0
 
     async def _take_ids(self, conn: asyncpg.Connection, count: int) -> list[int]:
         """Return `count` record ids from those this writer took from the sequence ahead.
@@ -174,9 +110,8 @@ class GroupCommit:
             spare.extend(row[0] for row in await conn.fetch(TAKE_IDS, max(count, RESERVE_IDS)))
         return [spare.popleft() for _ in range(count)]
 
-    async def _commit(self, batch: Batch, slots: asyncio.Semaphore) -> None:
-        batch_rows = [row for row, _ in batch]
-
+    async def commit(self, batch_rows: list[tuple[Any, ...]]) -> list[int]:
+        """Store one batch of record rows; return their ids once committed."""
         async def write(conn: asyncpg.Connection) -> list[int]:
             if not has_events(batch_rows):
                 return await insert_records(conn, batch_rows, self._take_ids)
@@ -186,29 +121,13 @@ class GroupCommit:
         self._activity(1)
         try:
             ids = await retrying(lambda: on_pooled(self._pool, write),
-                                 f"storing {len(batch)} records")
-        except BaseException as exc:
-            log.error("a batch of %d records failed: %s", len(batch), exc)
-            failure: BaseException
-            if isinstance(exc, asyncpg.IntegrityConstraintViolationError):
-                failure = StoreConflict(str(exc))
-            elif isinstance(exc, Exception):
-                failure = exc
-            else:
-                failure = RuntimeError("the writer stopped")
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(failure)
-            if not isinstance(exc, Exception):
-                raise
-            return
+                                 f"storing {len(batch_rows)} records")
+        except asyncpg.IntegrityConstraintViolationError as exc:
+            raise StoreConflict(str(exc)) from exc
         finally:
             self._activity(-1)
-            slots.release()
         self.commit_count += 1
-        for record_id, (_, future) in zip(ids, batch, strict=True):
-            if not future.done():
-                future.set_result(record_id)
+        return ids
 
 
 async def record_pages(pool: asyncpg.Pool, party_id: int,

@@ -18,9 +18,11 @@ from bot.party import LinkStatus, Party, PartyChat, PartyState
 from bot.ports import LogEntry, RecordRow, SentKind, SentMessage
 from bot.records import Record
 from storage import StoreConflict
+from storage.group_commit import BATCH_DELAY, MAX_BATCH, GroupCommit
 from storage.postgres import rows, work
 from storage.postgres.connect import (
     connect,
+    connect_at_start,
     create_pool,
     is_transient,
     migrate,
@@ -28,7 +30,7 @@ from storage.postgres.connect import (
     retrying,
     unavailable,
 )
-from storage.postgres.records import BATCH_DELAY, MAX_BATCH, GroupCommit, record_pages
+from storage.postgres.records import RecordWriter, record_pages
 from storage.postgres.wakeups import Wakeups
 from storage.rules import FOLLOWERS, PartyLocks, work_party_id
 from storage.sqlite import _seconds_text, _seconds_tuple
@@ -127,8 +129,9 @@ class PostgresStore:
         self._calls = 0
         self._quiet = asyncio.Event()
         self._quiet.set()
-        self._records = GroupCommit(pool, self._count, max_batch=max_batch,
-                                    batch_delay=batch_delay)
+        self._writer = RecordWriter(pool, self._count)
+        self._records = GroupCommit(self._writer.commit, max_batch=max_batch,
+                                    batch_delay=batch_delay, name="postgres-group-commit")
         self._wakeups: Wakeups | None = None
         self._party_locks = PartyLocks()
         self._closed = False
@@ -141,10 +144,7 @@ class PostgresStore:
 
         A database that cannot be reached raises StoreUnavailable naming host and port.
         """
-        try:
-            conn = await connect(url)
-        except Exception as exc:
-            raise unavailable(url, exc) from None
+        conn = await connect_at_start(url)
         try:
             await migrate(conn)
         finally:

@@ -111,10 +111,10 @@ async def test_group_commit_acknowledges_only_stored_records(url: str) -> None:
 
     store = await PostgresStore.open(url)
     created = await store.create_party(party())
-    commits = store._records.commit_count
+    commits = store._writer.commit_count
     acked = await asyncio.gather(*(store.add_record(record(created.id, user=str(i)))
                                    for i in range(1000)))
-    transactions = store._records.commit_count - commits
+    transactions = store._writer.commit_count - commits
     await store.close()
     assert len({r.id for r in acked}) == 1000
     assert 1 <= transactions < 1000

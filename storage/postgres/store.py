@@ -38,7 +38,11 @@ from storage.sqlite import _seconds_text, _seconds_tuple
 T = TypeVar("T")
 
 POOL_MIN = 1
-POOL_MAX = 8
+POOL_MAX = 10
+# Connections never held by units of work: a unit may read through the store while it holds
+# its own (the chat's settings, say), and the group commit's batches need theirs; were every
+# pooled connection held by a unit waiting for one more, none would ever come back.
+POOL_KEPT_FREE = 4
 
 # Two ordered scans of partial indexes (unleased pending by due time; ran-out leases), each
 # locking what it takes and skipping rows another worker's claim holds, merged, the first
@@ -134,6 +138,7 @@ class PostgresStore:
                                     batch_delay=batch_delay, name="postgres-group-commit")
         self._wakeups: Wakeups | None = None
         self._party_locks = PartyLocks()
+        self._units = asyncio.Semaphore(max(1, pool.get_max_size() - POOL_KEPT_FREE))
         self._closed = False
         self.commit_count = 0
 
@@ -255,7 +260,7 @@ class PostgresStore:
                 raise
         self._count(1)
         try:
-            async with self._party_locks.hold(party_id):
+            async with self._party_locks.hold(party_id), self._units:
                 try:
                     conn, transaction, party = await retrying(start, "beginning a unit of work")
                 except asyncpg.IntegrityConstraintViolationError as exc:

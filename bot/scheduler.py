@@ -188,7 +188,9 @@ class Scheduler:
             except Exception:
                 log.exception("renewing %d action leases failed; trying again", len(held))
                 continue
-            lost = sorted({action_id for action_id, _ in held} - set(renewed)
-                          - {o.action_id for o in self._results})
+            # Not renewed because finished meanwhile (its outcome queued or already written,
+            # which drops it from _held) is not lost.
+            lost = sorted(({action_id for action_id, _ in held} & self._held.keys())
+                          - set(renewed) - {o.action_id for o in self._results})
             if lost:
                 log.warning("lost the lease of actions %s to another worker", lost)

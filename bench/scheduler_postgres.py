@@ -100,7 +100,8 @@ async def pg_fire(args: argparse.Namespace) -> dict[str, Any]:
         late.append((clock.now() - action.due_at).total_seconds() * 1000.0)
         return ActionStatus.DONE
 
-    scheduler = Scheduler(store, clock, fire, owner=owner, batch=args.batch)
+    scheduler = Scheduler(store, clock, fire, owner=owner, batch=args.batch,
+                          lookahead=store.claim_ahead)
     store.on_actions_added(scheduler.wake)  # as bot.app wires it
     memory.begin("fire")
     cpu = cpu_seconds()

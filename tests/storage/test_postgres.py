@@ -302,7 +302,7 @@ async def test_three_workers_fire_every_action_once(url: str) -> None:
     schedulers = []
     for n, store in enumerate(stores):
         scheduler = Scheduler(store, clock, firing(f"worker-{n}"), owner=f"worker-{n}",
-                              lease_seconds=5)
+                              lease_seconds=5, lookahead=store.claim_ahead)
         store.on_actions_added(scheduler.wake)  # as bot.app wires it
         scheduler.start()
         schedulers.append(scheduler)

@@ -87,12 +87,24 @@ class GroupCommit:
                 timer.cancel()
             idle = False
             await slots.acquire()
-            batch = [queue.popleft() for _ in range(min(len(queue), self.max_batch))]
+            batch = [queue.popleft() for _ in range(self._batch_size(PIPELINE - len(inflight)))]
             task = loop.create_task(self._commit(batch, slots))
             inflight.add(task)
             task.add_done_callback(inflight.discard)
         if inflight:
             await asyncio.gather(*inflight)
+
+    def _batch_size(self, free: int) -> int:
+        """How many queued rows the next batch takes, `free` writer slots being free now.
+
+        With slots free, what is queued is shared among them (each part at least
+        LINGER_BELOW rows): batches commit side by side, and the acks of the first come while
+        the next commits, instead of every producer waiting for one batch at a time.
+        """
+        queued = min(len(self.queue), self.max_batch)
+        if free > 1 and queued >= 2 * LINGER_BELOW:
+            return max(LINGER_BELOW, -(-queued // free))
+        return queued
 
     async def _commit(self, batch: list[tuple[Row, asyncio.Future[int]]],
                       slots: asyncio.Semaphore) -> None:

@@ -23,8 +23,8 @@ from bot.guide import BUILTIN_DIR, GuideLibrary
 from bot.lifecycle import Shutdown
 from bot.outbox import UNLIMITED, Outbox, RateLimits
 from bot.party import ACTIVE_STATES
-from bot.ports import ChatGateway, Clock, Store
-from bot.scheduler import Scheduler
+from bot.ports import ChatGateway, Clock, SharedActions, Store
+from bot.scheduler import LOOKAHEAD, Scheduler
 from bot.service import CoreConfig, WatchParty
 from bot.settings import Settings
 from storage import open_store
@@ -80,6 +80,34 @@ async def open_configured_store(settings: Settings) -> Store:
     return store
 
 
+async def copy_database(settings: Settings, source_url: str) -> list[str]:
+    """Copy the SQLite database `source_url` names into the PostgreSQL one DATABASE_URL
+    names (idempotently); return one line per kind of thing, saying what was copied."""
+    from storage import (
+        StoreUnavailable,
+        UnsupportedDatabase,
+        copy_sqlite_to_postgres,
+        sqlite_path,
+    )
+
+    target = settings.database_url
+    if target.split("://", 1)[0].lower() not in ("postgresql", "postgres"):
+        raise ConfigurationError("migrate --from copies into PostgreSQL: set DATABASE_URL to "
+                                 "postgresql://USER:PASSWORD@HOST:PORT/DB")
+    try:
+        path = sqlite_path(source_url)
+    except UnsupportedDatabase as err:
+        raise ConfigurationError(f"--from: {err}") from err
+    if path is None:
+        raise ConfigurationError("--from takes an SQLite database: sqlite:///old.db")
+    try:
+        return await copy_sqlite_to_postgres(path, target)
+    except UnsupportedDatabase as err:
+        raise ConfigurationError(f"DATABASE_URL: {err}") from err
+    except StoreUnavailable as err:
+        raise ConfigurationError(str(err)) from err
+
+
 def guide_library(settings: Settings) -> GuideLibrary:
     """Build the guide library and log operator guides that do not load."""
     library = GuideLibrary(BUILTIN_DIR, settings.guides_dir)
@@ -106,8 +134,13 @@ async def build(settings: Settings, store: Store, clock: Clock,
                         resume_countdown=timedelta(seconds=settings.resume_countdown_seconds),
                         ready_check=timedelta(seconds=settings.ready_check_seconds))
     core = WatchParty(store, clock, outbox, library or guide_library(settings), config)
-    scheduler = Scheduler(store, clock, core.fire, owner=settings.worker_id)
+    shared = store if isinstance(store, SharedActions) else None
+    scheduler = Scheduler(store, clock, core.fire, owner=settings.worker_id,
+                          lookahead=shared.claim_ahead if shared else LOOKAHEAD)
     core.on_schedule(scheduler.schedule)
+    if shared is not None:
+        # Other workers' actions: this timer sleeps until the earliest one it knows of.
+        shared.on_actions_added(scheduler.wake)
     return Runtime(store, clock, outbox, core, scheduler)
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from bot import timeline
 from bot.errors import UserError
@@ -66,10 +66,45 @@ class FeedSource:
     target: str
 
     def __str__(self) -> str:
-        return f"{self.kind}://{self.host}:{self.port}/{self.target}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.kind}://{host}:{self.port}/{quote(self.target, safe='')}"
+
+    def where(self) -> str:
+        """The server as people read it: the host, and the port when it is not the default."""
+        return self.host if self.port == SCHEMES[self.kind] else f"{self.host}:{self.port}"
 
 
 FeedOpener = Callable[[FeedSource], Feed]
+
+
+@dataclass(frozen=True, slots=True)
+class FeedStatus:
+    """What `now` says of a followed party's player: its last report, and whether it is lost."""
+
+    source: FeedSource
+    last: FeedReport | None
+    lost: bool
+    refused: bool
+
+
+class FollowControl(Protocol):
+    """How command handlers start and stop following (the core's `Following` implements it)."""
+
+    def open(self, source: FeedSource) -> Feed:
+        """Return the feed of a validated source; it connects to nothing until followed."""
+        ...
+
+    def follow(self, party_id: int, source: FeedSource, feed: Feed) -> None:
+        """Follow `feed` for a party from now on (instead of what it followed before)."""
+        ...
+
+    async def unfollow(self, party_id: int) -> None:
+        """Stop following a party's player; its connection closes."""
+        ...
+
+    def status(self, party_id: int) -> FeedStatus | None:
+        """Return what this process knows of a party's player, None if it follows none."""
+        ...
 
 
 class FeedAction(StrEnum):

@@ -109,7 +109,8 @@ async def test_party_round_trip_keeps_every_field(store: Store) -> None:
         timezone="Asia/Tokyo", go_at=T0 + timedelta(seconds=1),
         paused_at=datetime(2025, 3, 7, 21, 30, tzinfo=CEST), paused_seconds=61.25,
         resume_at=T0 + timedelta(minutes=31), ready_target=4,
-        finished_at=T0 + timedelta(hours=2), chats=[],
+        finished_at=T0 + timedelta(hours=2), seek_seconds=-754.5,
+        follow_source="syncplay://syncplay.pl:8999/Film%20Club", chats=[],
     )
     await store.update_party(changed)
     reloaded = await store.get_party(created.id)
@@ -117,6 +118,22 @@ async def test_party_round_trip_keeps_every_field(store: Store) -> None:
     assert reloaded == replace(changed, chats=created.chats)
     assert_utc(reloaded.starts_at, reloaded.created_at, reloaded.go_at, reloaded.paused_at,
                reloaded.resume_at, reloaded.finished_at)
+
+
+async def test_followed_parties_are_the_active_ones_with_a_source(store: Store) -> None:
+    source = "syncplay://syncplay.pl:8999/film-club"
+    plain = await store.create_party(party("AAAAAA"))
+    followed = await store.create_party(party("BBBBBB"))
+    await store.update_party(replace(followed, follow_source=source))
+    done = await store.create_party(party("CCCCCC"))
+    await store.update_party(replace(done, follow_source=source, state=PartyState.FINISHED))
+    playing = await store.create_party(party("DDDDDD", home=TELEGRAM))
+    await store.update_party(replace(playing, follow_source="jellyfin://media.example.org:8096/ana",
+                                     state=PartyState.PLAYING, go_at=T0))
+    found = await store.followed_parties()
+    assert [(p.code, p.follow_source) for p in found] == [
+        ("BBBBBB", source), ("DDDDDD", "jellyfin://media.example.org:8096/ana")]
+    assert found[1].chats[0].chat == TELEGRAM and plain.follow_source is None
 
 
 async def test_parties_get_distinct_ids_and_unknown_ones_are_none(store: Store) -> None:
@@ -1057,7 +1074,8 @@ async def test_sqlite_uses_wal(sqlite_path: Path) -> None:
 
 
 async def test_sqlite_migrations_are_recorded_and_idempotent(sqlite_path: Path) -> None:
-    versions = ["V1__initial", "V2__record_events_and_message_refs", "V3__action_fences"]
+    versions = ["V1__initial", "V2__record_events_and_message_refs", "V3__action_fences",
+                "V6__seek_and_follow"]
     assert await migrate(sqlite_path) == versions
     assert await migrate(sqlite_path) == []
     store = await SqliteStore.open(sqlite_path)
@@ -1068,7 +1086,7 @@ async def test_sqlite_migrations_are_recorded_and_idempotent(sqlite_path: Path) 
     with sqlite3.connect(sqlite_path) as raw:
         rows = raw.execute("SELECT version, name FROM schema_version").fetchall()
     assert rows == [(1, "V1__initial"), (2, "V2__record_events_and_message_refs"),
-                    (3, "V3__action_fences")]
+                    (3, "V3__action_fences"), (6, "V6__seek_and_follow")]
 
 
 async def test_sqlite_v1_file_with_records_upgrades_to_events(sqlite_path: Path) -> None:

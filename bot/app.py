@@ -108,7 +108,8 @@ async def build(settings: Settings, store: Store, clock: Clock,
                         countdown=timedelta(seconds=settings.countdown_seconds),
                         resume_countdown=timedelta(seconds=settings.resume_countdown_seconds),
                         ready_check=timedelta(seconds=settings.ready_check_seconds),
-                        follow_allowed_hosts=settings.allowed_feed_hosts())
+                        follow_allowed_hosts=settings.allowed_feed_hosts(),
+                        feed_lost_after=timedelta(seconds=settings.feed_lost_after_seconds))
     core = WatchParty(store, clock, outbox, library or guide_library(settings), config)
     core.follow_with(feed_opener(settings, clock))
     scheduler = Scheduler(store, clock, core.fire, owner=settings.worker_id)

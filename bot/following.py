@@ -205,8 +205,8 @@ class Following:
             # decided again under the party's lock: a command may have changed it meanwhile
             decision = self._decide(party, report)
             notice = await self._apply(tx, party, decision, report)
+        await self._d.wake()  # for the actions the unit of work planned
         if notice is not None:
-            await self._d.wake()
             await self._d.broadcast(party, notice, SentKind.NOTICE, Priority.COUNTDOWN)
         return True
 

@@ -42,7 +42,8 @@ class WatchParty:
 
     def follow_with(self, opener: FeedOpener) -> Following:
         """Let parties follow real players, opened by `opener` (the composition root's feeds)."""
-        following = Following(self.deps, opener)
+        following = Following(self.deps, opener,
+                              lost_after=self.config.feed_lost_after.total_seconds())
         self.deps.following = following
         return following
 

@@ -15,7 +15,7 @@ from bot import render
 from bot.actions import Action, ActionKind
 from bot.chats import ChatRef
 from bot.errors import UserError
-from bot.feeds import DEFAULT_ALLOWED_HOSTS, FollowControl
+from bot.feeds import DEFAULT_ALLOWED_HOSTS, LOST_AFTER_SECONDS, FollowControl
 from bot.guide import Guide, GuideLibrary, parse_guide
 from bot.outbox import Outbox, Priority
 from bot.party import ACTIVE_STATES, Party, PartyState, normalize_code
@@ -43,6 +43,7 @@ class CoreConfig:
     ready_check: timedelta = timedelta(minutes=2)
     late_note_after: timedelta = timedelta(seconds=15)
     follow_allowed_hosts: tuple[str, ...] = (DEFAULT_ALLOWED_HOSTS,)
+    feed_lost_after: timedelta = timedelta(seconds=LOST_AFTER_SECONDS)
 
 
 class Deps:

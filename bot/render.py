@@ -275,8 +275,9 @@ def feed_refused(party: Party, source: str, reason: str) -> Message:
 def feed_status(kind: str, target: str, where: str, at: float | None,
                 age: float | None, lost: bool) -> Message:
     """The source line of `now` for a followed party: which player, its last position."""
-    what = f"Syncplay room “{target}”" if kind == "syncplay" else f"{target}'s Jellyfin session"
-    spans: list[Span] = [Text(f"📡 Following the {what} on {where}")]
+    what = f"the Syncplay room “{target}”" if kind == "syncplay" else (
+        f"{target}'s Jellyfin session")
+    spans: list[Span] = [Text(f"📡 Following {what} on {where}")]
     if at is None:
         spans.append(Text(" — no news from it yet"))
     else:

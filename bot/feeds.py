@@ -10,6 +10,7 @@ from typing import Protocol
 from urllib.parse import quote, unquote, urlsplit
 
 from bot import timeline
+from bot.actions import Action, ActionStatus
 from bot.errors import UserError
 from bot.party import Party, PartyState
 
@@ -88,22 +89,30 @@ class FeedStatus:
 
 
 class FollowControl(Protocol):
-    """How command handlers start and stop following (the core's `Following` implements it)."""
+    """How the core follows players (`bot.following.Following` implements it).
+
+    A followed party has one pending FOLLOW action; the worker whose scheduler claims it
+    follows the player for as long as it holds the action's lease, so with many workers one
+    follows each party, and another takes over when that one dies and its lease runs out.
+    """
 
     def open(self, source: FeedSource) -> Feed:
         """Return the feed of a validated source; it connects to nothing until followed."""
         ...
 
-    def follow(self, party_id: int, source: FeedSource, feed: Feed) -> None:
-        """Follow `feed` for a party from now on (instead of what it followed before)."""
+    async def hold(self, action: Action) -> ActionStatus:
+        """Follow the FOLLOW action's player until the party ends or stops following it.
+
+        Returns PENDING when this worker stops (another, or this one restarted, takes over).
+        """
         ...
 
     async def unfollow(self, party_id: int) -> None:
-        """Stop following a party's player; its connection closes."""
+        """Stop following a party's player in this worker; its connection closes."""
         ...
 
     def status(self, party_id: int) -> FeedStatus | None:
-        """Return what this process knows of a party's player, None if it follows none."""
+        """Return what this worker knows of a party's player, None if it follows none."""
         ...
 
 

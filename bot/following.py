@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot import render
-from bot.actions import Action, ActionKind
+from bot.actions import Action, ActionKind, ActionStatus
+from bot.errors import UserError
 from bot.feeds import (
     LOST_AFTER_SECONDS,
     TOLERANCE_SECONDS,
@@ -83,38 +84,47 @@ class Following:
         return self._opener(source)
 
     async def start(self) -> None:
-        """Follow again every party stored as following a player (after a restart)."""
+        """Begin taking FOLLOW actions (the scheduler hands them over as it claims them)."""
         self._running = True
-        for party in await self._d.store.followed_parties():
-            assert party.follow_source is not None
-            try:
-                source = parse_source(party.follow_source, self._d.config.follow_allowed_hosts)
-                feed = self.open(source)
-            except Exception as exc:  # the operator no longer allows it, say: told in the log
-                log.warning("party %s follows %s, which cannot be followed now: %s", party.id,
-                            party.follow_source, exc)
-                continue
-            self.follow(party.id, source, feed)
-        if self._followed:
-            log.info("following %d players again", len(self._followed))
 
     async def stop(self) -> None:
-        """Stop following everything (the parties stay stored as following)."""
+        """Stop following everything; each FOLLOW action stays pending for the next holder."""
         self._running = False
         for party_id in list(self._followed):
             await self.unfollow(party_id)
 
-    def follow(self, party_id: int, source: FeedSource, feed: Feed) -> None:
-        """Follow `feed` for a party from now on (instead of what it followed before)."""
+    async def hold(self, action: Action) -> ActionStatus:
+        """Follow the FOLLOW action's player until the party ends or stops following it."""
+        if not self._running:
+            return ActionStatus.PENDING
+        assert action.party_id is not None
+        wanted = str(action.payload.get("source", ""))
+        party = await self._d.store.get_party(action.party_id)
+        if party is None or party.state not in ACTIVE_STATES or party.follow_source != wanted:
+            return ActionStatus.DONE  # unfollowed, or followed elsewhere, meanwhile
+        try:
+            source = parse_source(wanted, self._d.config.follow_allowed_hosts)
+            feed = self.open(source)
+        except UserError as err:  # the operator no longer allows it, say: said in the log
+            log.warning("party %s follows %s, which cannot be followed now: %s", party.id,
+                        wanted, err.key)
+            return ActionStatus.DONE
+        followed = self._begin(party.id, source, feed)
+        assert followed.task is not None
+        await asyncio.wait({followed.task})
+        return ActionStatus.DONE if self._running else ActionStatus.PENDING
+
+    def _begin(self, party_id: int, source: FeedSource, feed: Feed) -> Followed:
         old = self._followed.pop(party_id, None)
         if old is not None and old.task is not None:
-            old.task.cancel()
+            old.task.cancel()  # superseded: the party follows something new
         followed = Followed(party_id, source, feed, self._d.clock.now())
         followed.task = asyncio.create_task(self._run(followed), name=f"follow-{party_id}")
         self._followed[party_id] = followed
+        return followed
 
     async def unfollow(self, party_id: int) -> None:
-        """Stop following a party's player; its connection closes."""
+        """Stop following a party's player in this worker; its connection closes."""
         followed = self._followed.pop(party_id, None)
         if followed is not None and followed.task is not None:
             followed.task.cancel()

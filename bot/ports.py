@@ -224,10 +224,6 @@ class Store(Protocol):
         """Return the parties in these states that this chat takes part in (approved), by start."""
         ...
 
-    async def followed_parties(self) -> list[Party]:
-        """Return the parties not yet ended that follow a player (`follow_source` set), by id."""
-        ...
-
     async def upsert_party_chat(self, link: PartyChat) -> None:
         """Add a chat to a party or change its link status."""
         ...

@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.actions import Action, ActionKind, ActionStatus, Outcome
 from bot.chats import ChatRef, ChatSettings, Creators
-from bot.party import ACTIVE_STATES, LinkStatus, Party, PartyChat, PartyState
+from bot.party import LinkStatus, Party, PartyChat, PartyState
 from bot.ports import LogEntry, RecordRow, SentKind, SentMessage
 from bot.records import Record, RecordKind
 from storage import StoreConflict
@@ -318,12 +318,6 @@ class MemoryStore:
             and (party := self._load(party_id)) is not None and party.state in states
         ]
         return sorted(found, key=lambda p: (p.starts_at, p.id))
-
-    async def followed_parties(self) -> list[Party]:
-        """Return the parties not yet ended that follow a player, by id."""
-        found = [self._load(party_id) for party_id, own in sorted(self._parties.items())
-                 if own.follow_source is not None and own.state in ACTIVE_STATES]
-        return [party for party in found if party is not None]
 
     async def upsert_party_chat(self, link: PartyChat) -> None:
         """Add a chat to a party or change its link status."""

@@ -18,7 +18,7 @@ import aiosqlite
 
 from bot.actions import Action, ActionKind, ActionStatus, Outcome
 from bot.chats import ChatRef, ChatSettings, Creators
-from bot.party import ACTIVE_STATES, LinkStatus, Party, PartyChat, PartyState
+from bot.party import LinkStatus, Party, PartyChat, PartyState
 from bot.ports import LogEntry, RecordRow, SentKind, SentMessage
 from bot.records import Record, RecordKind
 from storage import StoreConflict, StoreUnavailable
@@ -875,13 +875,6 @@ class SqliteStore:
             " AND state IN (SELECT value FROM json_each(?)) ORDER BY starts_at, id"
         )
         params = (chat.platform, chat.chat_id, json.dumps([PartyState(s).value for s in states]))
-        return await self._read(lambda conn: _load_parties(conn, where, params))
-
-    async def followed_parties(self) -> list[Party]:
-        """Return the parties not yet ended that follow a player, by id."""
-        where = ("WHERE follow_source IS NOT NULL AND state IN (SELECT value FROM json_each(?))"
-                 " ORDER BY id")
-        params = (json.dumps([s.value for s in ACTIVE_STATES]),)
         return await self._read(lambda conn: _load_parties(conn, where, params))
 
     async def upsert_party_chat(self, link: PartyChat) -> None:

@@ -27,6 +27,9 @@ async def fire(d: Deps, action: Action, now: datetime) -> ActionStatus:
     """Carry out one due action; one too late for the grace period is skipped and logged."""
     if action.kind is ActionKind.RETENTION:
         return await _fire_retention(d, action)
+    if action.kind is ActionKind.FOLLOW:
+        # Held, outside any unit of work, for as long as this worker follows the player.
+        return ActionStatus.SKIPPED if d.following is None else await d.following.hold(action)
     if action.party_id is None:
         return ActionStatus.SKIPPED
     assert action.id is not None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot import commands as c
 from bot import render
+from bot.actions import Action, ActionKind
 from bot.errors import UserError
 from bot.feeds import FeedSource, parse_source
 from bot.handlers.deps import Deps, loaded
@@ -12,6 +13,8 @@ from bot.party import ACTIVE_STATES, Party
 from bot.ports import SentKind
 from bot.richtext import Message
 from bot.timeline import position
+
+FOLLOW = frozenset({ActionKind.FOLLOW})
 
 
 def _require_active(party: Party) -> None:
@@ -28,13 +31,17 @@ async def follow(d: Deps, ctx: c.Context, cmd: c.FollowParty) -> c.Reply:
     source = parse_source(cmd.source, d.config.follow_allowed_hosts)
     if d.following is None:
         raise UserError("follow_unavailable")
-    feed = d.following.open(source)  # a missing API key refuses here; nothing connects yet
+    d.following.open(source)  # a missing API key refuses here; nothing connects yet
     async with d.store.party(found.id) as tx:
         party = loaded(tx, found.code)
         _require_active(party)
         party.follow_source = str(source)
         await tx.save()
-    d.following.follow(party.id, source, feed)
+        # One pending FOLLOW action per followed party: the worker holding its lease follows.
+        await tx.cancel_actions(FOLLOW)
+        await tx.add_actions([Action(party.id, ActionKind.FOLLOW, d.clock.now(),
+                                     {"source": str(source)})])
+    await d.wake()
     await d.broadcast(party, lambda zone: _followed(party, source), SentKind.NOTICE,
                       Priority.NORMAL)
     return c.Reply(_followed(party, source), private=True,
@@ -55,6 +62,7 @@ async def unfollow(d: Deps, ctx: c.Context, cmd: c.UnfollowParty) -> c.Reply:
             raise UserError("not_following", title=party.title)
         party.follow_source = None
         await tx.save()
+        await tx.cancel_actions(FOLLOW)
     if d.following is not None:
         await d.following.unfollow(party.id)
     at = position(party, d.clock.now())

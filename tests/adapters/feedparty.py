@@ -61,6 +61,7 @@ class FeedBot:
     runtime: app.Runtime
     gateway: WatchingGateway
     store: Store
+    stopped: bool = False
 
     async def do(self, command: c.Command, actor: Actor = HOST) -> str:
         """Run a command; return the reply's text, or the error a user would read."""
@@ -103,16 +104,20 @@ class FeedBot:
         raise AssertionError(what)
 
     async def stop(self) -> None:
-        """Stop the bot (the store stays open for a restart)."""
-        await self.runtime.quiesce()
+        """Stop the bot, once (the store stays open for a restart)."""
+        if not self.stopped:
+            self.stopped = True
+            await self.runtime.quiesce()
 
 
 async def start_bot(store: Store, **settings: Any) -> FeedBot:
     """Wire and start the bot on the system clock with the feed-film guide."""
     clock = SystemClock()
     gateway = WatchingGateway("test", clock)  # type: ignore[arg-type]
-    runtime = await app.build(test_settings(guides_dir=DATA, countdown_seconds=3, **settings),
-                              store, clock, {"test": (gateway, UNLIMITED)})
+    configured = test_settings(guides_dir=DATA, countdown_seconds=3, **settings)
+    # as start-up does (app.open_configured_store): leases this worker's last run left behind
+    await store.reap_leases(clock.now(), configured.worker_id)
+    runtime = await app.build(configured, store, clock, {"test": (gateway, UNLIMITED)})
     await runtime.start()
     return FeedBot(runtime, gateway, store)
 

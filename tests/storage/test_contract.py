@@ -120,22 +120,6 @@ async def test_party_round_trip_keeps_every_field(store: Store) -> None:
                reloaded.resume_at, reloaded.finished_at)
 
 
-async def test_followed_parties_are_the_active_ones_with_a_source(store: Store) -> None:
-    source = "syncplay://syncplay.pl:8999/film-club"
-    plain = await store.create_party(party("AAAAAA"))
-    followed = await store.create_party(party("BBBBBB"))
-    await store.update_party(replace(followed, follow_source=source))
-    done = await store.create_party(party("CCCCCC"))
-    await store.update_party(replace(done, follow_source=source, state=PartyState.FINISHED))
-    playing = await store.create_party(party("DDDDDD", home=TELEGRAM))
-    await store.update_party(replace(playing, follow_source="jellyfin://media.example.org:8096/ana",
-                                     state=PartyState.PLAYING, go_at=T0))
-    found = await store.followed_parties()
-    assert [(p.code, p.follow_source) for p in found] == [
-        ("BBBBBB", source), ("DDDDDD", "jellyfin://media.example.org:8096/ana")]
-    assert found[1].chats[0].chat == TELEGRAM and plain.follow_source is None
-
-
 async def test_parties_get_distinct_ids_and_unknown_ones_are_none(store: Store) -> None:
     first = await store.create_party(party("AAAAAA"))
     second = await store.create_party(party("BBBBBB"))

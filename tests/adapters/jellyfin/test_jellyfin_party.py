@@ -24,8 +24,8 @@ async def bots(tmp_path: Path) -> AsyncIterator[list[FeedBot]]:
     yield started
     for bot in started:
         await bot.stop()
-    if started:
-        await started[0].store.close()
+    for store in {id(b.store): b.store for b in started}.values():
+        await store.close()
 
 
 async def following_bot(bots: list[FeedBot], tmp_path: Path, jellyfin: FakeJellyfin,

@@ -6,33 +6,17 @@ import re
 
 from bot.errors import UserError
 from bot.guide import Guide
-from bot.timeparse import format_position, parse_position_or_none
+from bot.timeparse import duration_seconds, format_position, parse_position_or_none
 
 SEEK_SHAPES = ("0:41:30", "41:30", "+30s", "-2m", "+1m30s", "chapter 3")
 _STEP = re.compile(r"^([+-])\s*(.+)$")
-_STEP_PART = re.compile(r"\s*(\d{1,5})\s*(h|hr|hrs|hours?|m|min|mins|minutes?|s|sec|secs|"
-                        r"seconds?)\s*", re.IGNORECASE)
-_UNITS = {"h": 3600, "m": 60, "s": 1}
 _CHAPTER = re.compile(r"^(?:chapter|ch\.?|chap\.?)\s*(\d{1,4})$", re.IGNORECASE)
 
 
 def _step_seconds(text: str) -> int | None:
-    """Seconds of "30s", "2m", "1m30s", "1:30" (a position written as a step), or None."""
+    """Seconds of "30s", "2m", "1m30s", or "1:30" (a position written as a step), or None."""
     as_position = parse_position_or_none(text)
-    if as_position is not None:
-        return as_position
-    total, pos, seen = 0, 0, set()
-    while pos < len(text):
-        match = _STEP_PART.match(text, pos)
-        if match is None:
-            return None
-        unit = _UNITS[match.group(2)[0].lower()]
-        if unit in seen:
-            return None
-        seen.add(unit)
-        total += int(match.group(1)) * unit
-        pos = match.end()
-    return total if seen else None
+    return as_position if as_position is not None else duration_seconds(text)
 
 
 def seek_target(text: str, current: float, guide: Guide | None, end: float) -> float:

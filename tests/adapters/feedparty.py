@@ -27,6 +27,12 @@ from tests.fakes import HOME, HOST, RecordingGateway, ctx, test_settings
 
 DATA = Path(__file__).parent / "data"
 WITHIN = 20.0
+TOLERANCE = 1.5  # the product's: a followed party's prompts land within 1.5 s of the player
+
+
+def near(player_at: float | None, film: float) -> bool:
+    """Whether the player was within the tolerance of `film` when the bot posted."""
+    return player_at is not None and abs(player_at - film) <= TOLERANCE
 
 
 @dataclass

@@ -146,7 +146,8 @@ async def test_a_seek_while_paused_moves_the_paused_clock(bot: Bot) -> None:
     ("9:99:99", "“9:99:99” isn't a film position. Use 0:41:30, 41:30, +30s, -2m, +1m30s, "
                 "chapter 3"),
     ("chapter 12", "There's no chapter 12: this guide has 6 chapters (1 to 6)."),
-    ("+2 days", "isn't a film position"),
+    ("+2 days", "past the end of the film (0:30:00)"),
+    ("+30x", "isn't a film position"),
     ("1:00:00", "“1:00:00” would be 1:00:00, past the end of the film (0:30:00)."),
     ("soon", "isn't a film position"),
 ])

@@ -3,29 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
 from fakejellyfin import FakeJellyfin, Player
 
 from bot import commands as c
 from bot.party import PartyState
-from tests.adapters.feedparty import FeedBot, error_of, open_store, start_bot
+from tests.adapters.feedparty import FeedBot, error_of, near, open_store, start_bot
 from tests.fakes import GUEST
-
-TOLERANCE = 1.5
-
-
-@pytest.fixture
-async def bots(tmp_path: Path) -> AsyncIterator[list[FeedBot]]:
-    """Bots a test starts; each is stopped at the end, then the store is closed."""
-    started: list[FeedBot] = []
-    yield started
-    for bot in started:
-        await bot.stop()
-    for store in {id(b.store): b.store for b in started}.values():
-        await store.close()
 
 
 async def following_bot(bots: list[FeedBot], tmp_path: Path, jellyfin: FakeJellyfin,
@@ -37,9 +22,6 @@ async def following_bot(bots: list[FeedBot], tmp_path: Path, jellyfin: FakeJelly
     bots.append(bot)
     return bot
 
-
-def near(posted_at: float | None, film: float) -> bool:
-    return posted_at is not None and abs(posted_at - film) <= TOLERANCE
 
 
 async def followed_and_started(bot: FeedBot, jellyfin: FakeJellyfin, ana: Player) -> None:

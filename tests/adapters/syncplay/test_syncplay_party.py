@@ -8,35 +8,21 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
 from scripted_host import ScriptedHost
 from syncplay_server import SyncplayServer, skip_module_without_syncplay
 
 from bot import commands as c
 from bot.party import PartyState
-from tests.adapters.feedparty import FeedBot, error_of, open_store, start_bot
+from tests.adapters.feedparty import TOLERANCE, FeedBot, error_of, near, open_store, start_bot
 from tests.fakes import GUEST
 from tests.people import moderator
 
 skip_module_without_syncplay()
 
 MOD = moderator("test", "u-feedmod", "Mo")
-TOLERANCE = 1.5  # the product's: a followed party's prompts land within 1.5 s of the room
 _rooms = itertools.count(1)
-
-
-@pytest.fixture
-async def bots(tmp_path: Path) -> AsyncIterator[list[FeedBot]]:
-    """Bots a test starts; each is stopped at the end, then the store is closed."""
-    started: list[FeedBot] = []
-    yield started
-    for bot in started:
-        await bot.stop()
-    for store in {id(b.store): b.store for b in started}.values():
-        await store.close()
 
 
 async def following_bot(bots: list[FeedBot], tmp_path: Path, server: SyncplayServer,
@@ -72,9 +58,6 @@ async def followed_and_started(bot: FeedBot, server: SyncplayServer,
     assert go.player_at is not None and go.player_at < TOLERANCE
     await bot.until(lambda p: p.state is PartyState.PLAYING, "the party to play")
 
-
-def near(posted_at: float | None, film: float) -> bool:
-    return posted_at is not None and abs(posted_at - film) <= TOLERANCE
 
 
 async def test_the_party_follows_the_rooms_play_pause_seek_and_unpause(

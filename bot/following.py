@@ -150,6 +150,7 @@ class Following:
             f.refused = True
             log.warning("party %s: %s", f.party_id, exc)
             reason = _reason(exc)
+            await self._stop_following(f)
             await self._tell(f, lambda p: render.feed_refused(p, f.feed.source, reason))
         except Exception:
             log.exception("following %s for party %s failed", f.source, f.party_id)
@@ -157,8 +158,15 @@ class Following:
             watchdog.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watchdog
-            if self._followed.get(f.party_id) is f and not f.refused:
+            if self._followed.get(f.party_id) is f:
                 del self._followed[f.party_id]
+
+    async def _stop_following(self, f: Followed) -> None:
+        """Retrying would not help (a wrong password): the party is on its own clock again."""
+        async with self._d.store.party(f.party_id) as tx:
+            if tx.party is not None and tx.party.follow_source == str(f.source):
+                tx.party.follow_source = None
+                await tx.save()
 
     async def _pump(self, f: Followed) -> None:
         async for report in f.feed.reports():

@@ -214,3 +214,16 @@ async def test_unfollow_leaves_the_room_and_keeps_the_clock(
     await asyncio.sleep(1.5)  # a report would have come by now: the room sends one a second
     assert not any("paused at" in p.text for p in bot.gateway.posted[mark:])
     assert (await bot.party()).state is PartyState.PLAYING
+
+
+async def test_a_server_that_refuses_the_bot_is_told_once_and_not_followed(
+        protected_server: SyncplayServer, bots: list[FeedBot], tmp_path: Path) -> None:
+    bot = await following_bot(bots, tmp_path, protected_server)  # no SYNCPLAY_PASSWORD set
+    await bot.do(c.CreateParty("Feed Night", "in 1 hour", "feed-film"))
+    await bot.do(c.FollowParty(f"syncplay://127.0.0.1:{protected_server.port}/locked"))
+    refused = await bot.wait_post("refused the bot")
+    assert refused.text == ("📡 Feed Night: Syncplay refused the bot (Password required), so "
+                            "the party is on its own clock. The bot's operator sets the "
+                            "password or API key.")
+    await bot.until(lambda p: p.follow_source is None, "the party to stop following")
+    assert len(bot.texts("refused the bot")) == 1

@@ -29,7 +29,7 @@ test: lint
 	NO_PROXY=127.0.0.1,localhost $(BIN)/python -m pytest -q
 
 bench: setup
-	for b in scheduler ingest discord_e2e telegram_e2e export load; do \
+	for b in scheduler ingest discord_e2e telegram_e2e export load follow; do \
 		[ ! -f bench/$$b.py ] || $(BIN)/python -m bench.$$b || exit 1; done
 
 clean:

@@ -19,6 +19,11 @@ class ActionKind(StrEnum):
     RESUME_GO = "resume_go"
     SUMMARY = "summary"
     RETENTION = "retention"
+    FOLLOW = "follow"  # held under its lease for as long as its worker follows the player
+
+
+# Kinds whose firing lasts as long as their work (following a player): they take no firing slot.
+HELD_KINDS = frozenset({ActionKind.FOLLOW})
 
 
 class ActionStatus(StrEnum):

@@ -17,6 +17,7 @@ from typing import Protocol, TextIO
 from adapters.console import texts as console_texts
 from adapters.console.chat import CHAT as CONSOLE_CHAT
 from adapters.console.chat import ConsoleChat, ConsoleGateway, is_tty, start_reader
+from adapters.feeds import feed_opener
 from bot.clock import ScaledClock, SystemClock
 from bot.errors import ConfigurationError
 from bot.guide import BUILTIN_DIR, GuideLibrary
@@ -46,10 +47,12 @@ class Runtime:
         """Start delivering and firing."""
         await self.outbox.start()
         self.scheduler.start()
+        await self.core.start_following()
 
     async def quiesce(self) -> None:
         """Stop firing and deliver what is queued (up to 5 s): after the adapters' intake has
         closed, while their connections are still open."""
+        await self.core.stop_following()
         await self.scheduler.stop()
         await self.core.drain()
         await self.outbox.stop(drain_seconds=5.0)
@@ -132,8 +135,11 @@ async def build(settings: Settings, store: Store, clock: Clock,
                         late_note_after=timedelta(seconds=15 * speed),
                         countdown=timedelta(seconds=settings.countdown_seconds),
                         resume_countdown=timedelta(seconds=settings.resume_countdown_seconds),
-                        ready_check=timedelta(seconds=settings.ready_check_seconds))
+                        ready_check=timedelta(seconds=settings.ready_check_seconds),
+                        follow_allowed_hosts=settings.allowed_feed_hosts(),
+                        feed_lost_after=timedelta(seconds=settings.feed_lost_after_seconds))
     core = WatchParty(store, clock, outbox, library or guide_library(settings), config)
+    core.follow_with(feed_opener(settings, clock))
     shared = store if isinstance(store, SharedActions) else None
     scheduler = Scheduler(store, clock, core.fire, owner=settings.worker_id,
                           lookahead=shared.claim_ahead if shared else LOOKAHEAD)

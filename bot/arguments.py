@@ -59,6 +59,15 @@ def _time_start(words: list[str]) -> int:
     return start
 
 
+def _seek(options: dict[str, str]) -> c.SeekParty:
+    """`seek +30s K7Q2MX`: split on white space, a last word that is a join code is the party."""
+    position, party = options["position"], options.get("party")
+    words = position.split()
+    if party is None and len(words) > 1 and normalize_code(words[-1]) is not None:
+        position, party = " ".join(words[:-1]), words[-1]
+    return c.SeekParty(position, party)
+
+
 SPECS: dict[str, Spec] = {
     "create": Spec(("title", "when", "guide", "timezone"), ("title", "when"),
                    lambda o: c.CreateParty(o["title"], o["when"], o.get("guide") or None,
@@ -90,6 +99,11 @@ SPECS: dict[str, Spec] = {
                      lambda o: c.ChangeSettings(o.get("timezone"), o.get("reminders"),
                                                 o.get("creators"), o.get("retention_days"),
                                                 o.get("moderator_role"), o.get("ping_reminders"))),
+    "seek": Spec(("position", "party"), ("position",), lambda o: _seek(o), rest="position"),
+    "follow": Spec(("source", "party"), ("source",),
+                   lambda o: c.FollowParty(o["source"], o.get("party"))),
+    "unfollow": Spec(("party",), (), lambda o: c.UnfollowParty(o.get("party")),
+                     party_first=True),
     "privacy": Spec((), (), lambda o: c.ShowPrivacy()),
     "forget-me": Spec((), (), lambda o: c.ForgetMe()),
     "help": Spec((), (), lambda o: c.ShowHelp()),

@@ -216,10 +216,34 @@ class RecordPollVote:
     options: tuple[int, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class SeekParty:
+    """`/watchparty seek POSITION`: `0:41:30`, `+30s`, `-2m` or `chapter 3`."""
+
+    position: str
+    party: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FollowParty:
+    """`/watchparty follow SOURCE`: the party's clock follows a Syncplay room or Jellyfin user."""
+
+    source: str
+    party: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UnfollowParty:
+    """`/watchparty unfollow`: back to the bot's own clock."""
+
+    party: str | None = None
+
+
 Command = (CreateParty | ListParties | ShowInfo | SetRsvp | MarkReady | LinkChat | DecideLink
            | UnlinkChat | StartParty | PauseParty | ResumeParty | CancelParty | ListGuides
            | ShowGuide | UploadGuide | Export | ChangeSettings | ShowPrivacy | ForgetMe | ShowHelp
-           | RecordAnswer | RecordReaction | RecordReactionCount | RecordPollVote)
+           | RecordAnswer | RecordReaction | RecordReactionCount | RecordPollVote
+           | SeekParty | FollowParty | UnfollowParty)
 
 
 @dataclass(frozen=True, slots=True)

@@ -144,6 +144,23 @@ ERRORS: dict[str, Any] = {
     "feed_host_not_allowed": lambda p: (
         f"I may not connect to {p['host']}:{p['port']}. This bot's operator allows: "
         f"{', '.join(p['allowed'])}."),
+    "seek_position_invalid": lambda p: (
+        f"“{p['text']}” isn't a film position. Use {', '.join(p['accepted'])} (H:MM:SS with "
+        "minutes and seconds below 60)."),
+    "seek_chapter_unknown": lambda p: (
+        f"There's no chapter {p['number']}: this guide has {p['count']} "
+        f"chapter{'s' if p['count'] != 1 else ''} (1 to {p['count']})."),
+    "seek_no_guide": lambda p: (
+        f"“{p['text']}”: this party has no guide, so it has no chapters. Give a position such "
+        "as 0:41:30 or +30s."),
+    "seek_beyond_end": lambda p: (
+        f"“{p['text']}” would be {p['target']}, past the end of the film ({p['end']})."),
+    "seek_not_running": lambda p: (
+        f"“{p['title']}” is {p['state']}: seek works while the film is playing or paused."),
+    "follow_party_over": lambda p: (
+        f"“{p['title']}” is {p['state']}: there's nothing left to follow."),
+    "follow_unavailable": lambda p: "This bot can't follow players (no feed is set up).",
+    "not_following": lambda p: f"“{p['title']}” doesn't follow a player.",
     "feed_jellyfin_key_missing": lambda p: (
         "Following Jellyfin needs an API key, and this bot's operator hasn't set "
         "JELLYFIN_API_KEY."),

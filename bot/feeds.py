@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from bot import timeline
+from bot.actions import Action, ActionStatus
 from bot.errors import UserError
 from bot.party import Party, PartyState
 
@@ -66,10 +67,53 @@ class FeedSource:
     target: str
 
     def __str__(self) -> str:
-        return f"{self.kind}://{self.host}:{self.port}/{self.target}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.kind}://{host}:{self.port}/{quote(self.target, safe='')}"
+
+    def where(self) -> str:
+        """The server as people read it: the host, and the port when it is not the default."""
+        return self.host if self.port == SCHEMES[self.kind] else f"{self.host}:{self.port}"
 
 
 FeedOpener = Callable[[FeedSource], Feed]
+
+
+@dataclass(frozen=True, slots=True)
+class FeedStatus:
+    """What `now` says of a followed party's player: its last report, and whether it is lost."""
+
+    source: FeedSource
+    last: FeedReport | None
+    lost: bool
+    refused: bool
+
+
+class FollowControl(Protocol):
+    """How the core follows players (`bot.following.Following` implements it).
+
+    A followed party has one pending FOLLOW action; the worker whose scheduler claims it
+    follows the player for as long as it holds the action's lease, so with many workers one
+    follows each party, and another takes over when that one dies and its lease runs out.
+    """
+
+    def open(self, source: FeedSource) -> Feed:
+        """Return the feed of a validated source; it connects to nothing until followed."""
+        ...
+
+    async def hold(self, action: Action) -> ActionStatus:
+        """Follow the FOLLOW action's player until the party ends or stops following it.
+
+        Returns PENDING when this worker stops (another, or this one restarted, takes over).
+        """
+        ...
+
+    async def unfollow(self, party_id: int) -> None:
+        """Stop following a party's player in this worker; its connection closes."""
+        ...
+
+    def status(self, party_id: int) -> FeedStatus | None:
+        """Return what this worker knows of a party's player, None if it follows none."""
+        ...
 
 
 class FeedAction(StrEnum):

@@ -90,9 +90,11 @@ class Party:
     go_at: datetime | None = None
     paused_at: datetime | None = None
     paused_seconds: float = 0.0
+    seek_seconds: float = 0.0
     resume_at: datetime | None = None
     ready_target: int | None = None
     finished_at: datetime | None = None
+    follow_source: str | None = None
     chats: list[PartyChat] = field(default_factory=list)
 
     def is_host(self, platform: str, user_id: str) -> bool:

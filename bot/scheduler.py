@@ -8,7 +8,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
-from bot.actions import Action, ActionStatus, Outcome
+from bot.actions import HELD_KINDS, Action, ActionStatus, Outcome
 from bot.ports import Clock, Store
 from bot.settings import default_worker_id
 
@@ -103,8 +103,10 @@ class Scheduler:
                     assert action.id is not None
                     self._held[action.id] = action.fence
                     self._busy.set()
-                    await self._slots.acquire()
-                    task = asyncio.create_task(self._run_one(action))
+                    held = action.kind in HELD_KINDS
+                    if not held:
+                        await self._slots.acquire()
+                    task = asyncio.create_task(self._run_one(action, slot=not held))
                     self._inflight.add(task)
                     task.add_done_callback(self._inflight.discard)
                 if len(claimed) >= self._batch:
@@ -146,7 +148,7 @@ class Scheduler:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 
-    async def _run_one(self, action: Action) -> None:
+    async def _run_one(self, action: Action, slot: bool = True) -> None:
         assert action.id is not None
         try:
             early = (action.due_at - self._clock.now()).total_seconds()
@@ -158,7 +160,8 @@ class Scheduler:
                           action.id, action.kind.value, action.party_id)
             status = ActionStatus.SKIPPED
         finally:
-            self._slots.release()
+            if slot:
+                self._slots.release()
         self._results.append(Outcome(action.id, action.fence, status))
         # A loop in a long sleep is woken to write the result; a busy one writes it next turn.
         if self._long_sleep or len(self._results) >= self._batch:

@@ -9,6 +9,8 @@ from datetime import datetime
 from bot import commands as c
 from bot.actions import Action, ActionStatus
 from bot.chats import ChatRef, ChatSettings
+from bot.feeds import FeedOpener
+from bot.following import Following
 from bot.guide import Guide, GuideLibrary
 from bot.handlers import COMMAND_HANDLERS, actions
 from bot.handlers.chat_settings import EXPORT_FORMATS as EXPORT_FORMATS
@@ -37,6 +39,23 @@ class WatchParty:
         self.outbox = outbox
         self.guides = guides
         self.config = config
+
+    def follow_with(self, opener: FeedOpener) -> Following:
+        """Let parties follow real players, opened by `opener` (the composition root's feeds)."""
+        following = Following(self.deps, opener,
+                              lost_after=self.config.feed_lost_after.total_seconds())
+        self.deps.following = following
+        return following
+
+    async def start_following(self) -> None:
+        """Follow again the players that parties followed when the bot stopped."""
+        if isinstance(self.deps.following, Following):
+            await self.deps.following.start()
+
+    async def stop_following(self) -> None:
+        """Close every feed (the parties stay stored as following)."""
+        if isinstance(self.deps.following, Following):
+            await self.deps.following.stop()
 
     def on_schedule(self, fn: ScheduleFn) -> None:
         """Register how new actions reach the scheduler (the composition root wires this)."""

@@ -12,7 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot import render
 from bot.errors import UserError
-from bot.feeds import DEFAULT_ALLOWED_HOSTS, parse_allowed_hosts
+from bot.feeds import DEFAULT_ALLOWED_HOSTS, LOST_AFTER_SECONDS, parse_allowed_hosts
 from bot.ratelimits import RateLimits
 from bot.timeparse import validate_zone
 
@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     telegram_rate_limits: str = "bot=30/1s; chat=1/1s,20/60s"
     worker_id: str = Field(default_factory=default_worker_id)
     follow_allowed_hosts: str = DEFAULT_ALLOWED_HOSTS
+    feed_lost_after_seconds: float = Field(default=LOST_AFTER_SECONDS, ge=1, le=600)
     syncplay_password: SecretStr | None = None
     jellyfin_api_key: SecretStr | None = None
 

@@ -258,6 +258,11 @@ def _duration_seconds(text: str) -> int | None:
     return total
 
 
+def duration_seconds(text: str) -> int | None:
+    """Return the whole seconds of "30s", "2m", "1h30m" (units d, h, m, s, spelled out too)."""
+    return _duration_seconds(text)
+
+
 def parse_duration(text: str) -> timedelta:
     """Read a duration such as "15m", "2h", "90s" or "1h30m" (more than 0, at most 7 days).
 

@@ -58,7 +58,8 @@ def _own_fields(party: Party, party_id: int) -> Party:
         created_at=_instant(party.created_at), go_at=_maybe(party.go_at),
         paused_at=_maybe(party.paused_at), paused_seconds=float(party.paused_seconds),
         resume_at=_maybe(party.resume_at), ready_target=party.ready_target,
-        finished_at=_maybe(party.finished_at), chats=[],
+        finished_at=_maybe(party.finished_at), seek_seconds=float(party.seek_seconds),
+        follow_source=party.follow_source, chats=[],
     )
 
 

@@ -280,7 +280,7 @@ async def migrate(path: str | os.PathLike[str]) -> list[str]:
 _PARTY_COLUMNS = (
     "id, code, title, host_platform, host_user_id, host_name, home_platform, home_chat_id,"
     " starts_at, timezone, guide_name, state, created_at, go_at, paused_at, paused_seconds,"
-    " resume_at, ready_target, finished_at"
+    " resume_at, ready_target, finished_at, seek_seconds, follow_source"
 )
 _PARTY_FIELDS = tuple(c.strip() for c in _PARTY_COLUMNS.split(",")[1:])
 _RECORD_COLUMNS = (
@@ -343,7 +343,7 @@ def _party(row: tuple[Any, ...], chats: list[PartyChat]) -> Party:
         guide_name=row[10], state=PartyState(row[11]), created_at=_dt(row[12]),
         go_at=_opt_dt(row[13]), paused_at=_opt_dt(row[14]), paused_seconds=row[15],
         resume_at=_opt_dt(row[16]), ready_target=row[17], finished_at=_opt_dt(row[18]),
-        chats=chats,
+        seek_seconds=row[19], follow_source=row[20], chats=chats,
     )
 
 
@@ -354,6 +354,7 @@ def _party_values(party: Party) -> tuple[Any, ...]:
         party.guide_name, PartyState(party.state).value, _us(party.created_at),
         _opt_us(party.go_at), _opt_us(party.paused_at), float(party.paused_seconds),
         _opt_us(party.resume_at), party.ready_target, _opt_us(party.finished_at),
+        float(party.seek_seconds), party.follow_source,
     )
 
 
@@ -484,7 +485,8 @@ def _party_fields(party: Party) -> dict[str, Any]:
 def _insert_party(conn: sqlite3.Connection, party: Party) -> Party:
     """Insert a party with its home chat (approved) in the caller's transaction."""
     cursor = conn.execute(
-        f"INSERT INTO parties ({', '.join(_PARTY_FIELDS)}) VALUES ({', '.join('?' * 18)})",
+        f"INSERT INTO parties ({', '.join(_PARTY_FIELDS)})"
+        f" VALUES ({', '.join('?' * len(_PARTY_FIELDS))})",
         _party_values(party),
     )
     party_id = cursor.lastrowid

@@ -13,6 +13,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
+from adapters.discord.clock_commands import clock_commands
 from adapters.discord.interactions import Interactions, chat_of, scope_of
 from bot import commands as c
 from bot.chats import ChatRef
@@ -113,6 +114,8 @@ class WatchpartyGroup(app_commands.Group):
                                      "questions, exports")
         self.bridge = bridge
         self.add_command(GuideGroup(bridge))
+        for command in clock_commands(bridge, party_choices):
+            self.add_command(command)
 
     # ---- parties --------------------------------------------------------------------------
 

@@ -6,7 +6,16 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot import commands as c
-from bot.handlers import attendance, chat_settings, guides, links, parties, records
+from bot.handlers import (
+    attendance,
+    chat_settings,
+    following,
+    guides,
+    links,
+    parties,
+    records,
+    seeking,
+)
 from bot.handlers.deps import Deps
 
 Handler = Callable[[Deps, c.Context, Any], Awaitable[c.Reply | None]]
@@ -36,4 +45,7 @@ COMMAND_HANDLERS: dict[type[c.Command], Handler] = {
     c.RecordReaction: records.record_reaction,
     c.RecordReactionCount: records.record_reaction_count,
     c.RecordPollVote: records.record_poll_vote,
+    c.SeekParty: seeking.seek,
+    c.FollowParty: following.follow,
+    c.UnfollowParty: following.unfollow,
 }

@@ -12,6 +12,7 @@ from bot import buttons, render
 from bot.actions import Action, ActionKind, ActionStatus
 from bot.chats import ChatRef
 from bot.handlers.deps import Deps, Later, MessageFn, same
+from bot.handlers.seeking import posted_chapters
 from bot.outbox import Priority
 from bot.party import Party, PartyState
 from bot.planning import film_actions
@@ -26,6 +27,9 @@ async def fire(d: Deps, action: Action, now: datetime) -> ActionStatus:
     """Carry out one due action; one too late for the grace period is skipped and logged."""
     if action.kind is ActionKind.RETENTION:
         return await _fire_retention(d, action)
+    if action.kind is ActionKind.FOLLOW:
+        # Held, outside any unit of work, for as long as this worker follows the player.
+        return ActionStatus.SKIPPED if d.following is None else await d.following.hold(action)
     if action.party_id is None:
         return ActionStatus.SKIPPED
     assert action.id is not None
@@ -187,10 +191,22 @@ async def fire_resume_go(f: Firing) -> ActionStatus:
 
 
 async def fire_prompt(f: Firing) -> ActionStatus:
-    """Post a chapter's questions and poll."""
-    if f.party.state is not PartyState.PLAYING or f.too_late:
+    """Post a chapter's questions and poll (the chapters a seek crossed, in order).
+
+    A chapter whose prompts another action already posted (the film was sought back past
+    its end) is not posted again.
+    """
+    crossed = bool(f.action.payload.get("crossed"))
+    running = (PartyState.PLAYING, PartyState.PAUSED) if crossed else (PartyState.PLAYING,)
+    if f.party.state not in running or f.too_late:
         return ActionStatus.SKIPPED
-    await _fire_prompt(f.d, f.party, f.action, f.late, f.later)
+    posted = await posted_chapters(f.d, f.party, but=f.action.id)
+    planned = f.action.payload.get("chapters") or [f.action.payload.get("chapter", 0)]
+    chapters = [int(n) for n in planned if int(n) not in posted]
+    if not chapters:
+        return ActionStatus.SKIPPED
+    for chapter in chapters:
+        await _fire_prompt(f.d, f.party, f.action, chapter, f.late, f.later)
     return ActionStatus.DONE
 
 
@@ -255,10 +271,9 @@ async def _fire_post(d: Deps, party: Party, action: Action, kind: SentKind,
     later.append(queue)
 
 
-async def _fire_prompt(d: Deps, party: Party, action: Action, late: timedelta | None,
-                       later: list[Later]) -> None:
+async def _fire_prompt(d: Deps, party: Party, action: Action, index: int,
+                       late: timedelta | None, later: list[Later]) -> None:
     guide = await d.guide_of(party)
-    index = int(action.payload.get("chapter", 0))
     if guide is None or not 1 <= index <= len(guide.chapters):
         return
     chapter = guide.chapters[index - 1]

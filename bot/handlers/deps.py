@@ -15,6 +15,7 @@ from bot import render
 from bot.actions import Action, ActionKind
 from bot.chats import ChatRef
 from bot.errors import UserError
+from bot.feeds import DEFAULT_ALLOWED_HOSTS, LOST_AFTER_SECONDS, FollowControl
 from bot.guide import Guide, GuideLibrary, parse_guide
 from bot.outbox import Outbox, Priority
 from bot.party import ACTIVE_STATES, Party, PartyState, normalize_code
@@ -41,6 +42,8 @@ class CoreConfig:
     resume_countdown: timedelta = timedelta(seconds=5)
     ready_check: timedelta = timedelta(minutes=2)
     late_note_after: timedelta = timedelta(seconds=15)
+    follow_allowed_hosts: tuple[str, ...] = (DEFAULT_ALLOWED_HOSTS,)
+    feed_lost_after: timedelta = timedelta(seconds=LOST_AFTER_SECONDS)
 
 
 class Deps:
@@ -60,6 +63,7 @@ class Deps:
         self._refresh_again: set[tuple[str, int]] = set()
         self.deliveries: dict[int, list[Awaitable[str | None]]] = {}
         self.delivering: dict[int, asyncio.Future[None]] = {}
+        self.following: FollowControl | None = None
 
     async def schedule(self, actions: list[Action]) -> None:
         """Store actions through the scheduler (or straight in the store, unwired)."""

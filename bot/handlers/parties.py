@@ -8,6 +8,7 @@ from bot.actions import Action, ActionKind
 from bot.chats import Creators
 from bot.errors import UserError
 from bot.handlers.deps import Deps, loaded, snapshot_scope
+from bot.handlers.following import feed_line
 from bot.outbox import Priority
 from bot.party import ACTIVE_STATES, LinkStatus, Party, PartyChat, PartyState, new_join_code
 from bot.planning import FILM_KINDS, PRE_START_KINDS, pre_start_actions
@@ -66,8 +67,10 @@ async def info(d: Deps, ctx: c.Context, cmd: c.ShowInfo) -> c.Reply:
     party = await d.resolve_party(ctx, cmd.party)
     zone = await d.zone_for(ctx.chat)
     now = d.clock.now()
-    return c.Reply(render.info(party, await d.guide_of(party), await d.tally(party),
-                               position(party, now), zone, now))
+    message = render.info(party, await d.guide_of(party), await d.tally(party),
+                          position(party, now), zone, now)
+    feed = feed_line(d, party)
+    return c.Reply(message if feed is None else render.with_lines(message, feed))
 
 
 async def start(d: Deps, ctx: c.Context, cmd: c.StartParty) -> c.Reply:

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from bot.feeds import Feed
+from tests.adapters.feedparty import FeedBot
 from tests.adapters.follower import Follower
 
 
@@ -22,3 +23,14 @@ async def follow() -> AsyncIterator[Callable[[Feed], Follower]]:
     yield start
     for follower in started:
         await follower.stop()
+
+
+@pytest.fixture
+async def bots() -> AsyncIterator[list[FeedBot]]:
+    """Feed-following bots a test starts; each is stopped at the end, then their stores closed."""
+    started: list[FeedBot] = []
+    yield started
+    for bot in started:
+        await bot.stop()
+    for store in {id(b.store): b.store for b in started}.values():
+        await store.close()

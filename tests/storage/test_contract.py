@@ -109,7 +109,8 @@ async def test_party_round_trip_keeps_every_field(store: Store) -> None:
         timezone="Asia/Tokyo", go_at=T0 + timedelta(seconds=1),
         paused_at=datetime(2025, 3, 7, 21, 30, tzinfo=CEST), paused_seconds=61.25,
         resume_at=T0 + timedelta(minutes=31), ready_target=4,
-        finished_at=T0 + timedelta(hours=2), chats=[],
+        finished_at=T0 + timedelta(hours=2), seek_seconds=-754.5,
+        follow_source="syncplay://syncplay.pl:8999/Film%20Club", chats=[],
     )
     await store.update_party(changed)
     reloaded = await store.get_party(created.id)
@@ -1057,7 +1058,8 @@ async def test_sqlite_uses_wal(sqlite_path: Path) -> None:
 
 
 async def test_sqlite_migrations_are_recorded_and_idempotent(sqlite_path: Path) -> None:
-    versions = ["V1__initial", "V2__record_events_and_message_refs", "V3__action_fences"]
+    versions = ["V1__initial", "V2__record_events_and_message_refs", "V3__action_fences",
+                "V6__seek_and_follow"]
     assert await migrate(sqlite_path) == versions
     assert await migrate(sqlite_path) == []
     store = await SqliteStore.open(sqlite_path)
@@ -1068,7 +1070,7 @@ async def test_sqlite_migrations_are_recorded_and_idempotent(sqlite_path: Path) 
     with sqlite3.connect(sqlite_path) as raw:
         rows = raw.execute("SELECT version, name FROM schema_version").fetchall()
     assert rows == [(1, "V1__initial"), (2, "V2__record_events_and_message_refs"),
-                    (3, "V3__action_fences")]
+                    (3, "V3__action_fences"), (6, "V6__seek_and_follow")]
 
 
 async def test_sqlite_v1_file_with_records_upgrades_to_events(sqlite_path: Path) -> None:

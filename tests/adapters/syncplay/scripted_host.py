@@ -113,10 +113,10 @@ class ScriptedHost:
         assert self._writer is not None
         self._writer.write(json.dumps(message).encode() + b"\r\n")
 
-    async def wait_until(self, done: Any, what: str) -> None:
+    async def wait_until(self, done: Any, what: str, within: float = 15.0) -> None:
         """Wait until `done()` holds after a message from the server."""
         try:
-            async with asyncio.timeout(15), self._changed:
+            async with asyncio.timeout(within), self._changed:
                 await self._changed.wait_for(done)
         except TimeoutError:
             raise AssertionError(f"the host never saw {what}") from None

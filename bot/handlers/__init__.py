@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot import commands as c
-from bot.handlers import attendance, chat_settings, guides, links, parties, records
+from bot.handlers import attendance, chat_settings, guides, life, links, parties, records
 from bot.handlers.deps import Deps
 
 Handler = Callable[[Deps, c.Context, Any], Awaitable[c.Reply | None]]
@@ -36,4 +36,7 @@ COMMAND_HANDLERS: dict[type[c.Command], Handler] = {
     c.RecordReaction: records.record_reaction,
     c.RecordReactionCount: records.record_reaction_count,
     c.RecordPollVote: records.record_poll_vote,
+    c.EditParty: life.edit,
+    c.ShowHistory: life.history,
+    c.CalendarFile: life.calendar,
 }

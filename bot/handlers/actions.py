@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from bot import buttons, render
 from bot.actions import Action, ActionKind, ActionStatus
 from bot.chats import ChatRef
+from bot.handlers import series
 from bot.handlers.deps import Deps, Later, MessageFn, same
 from bot.outbox import Priority
 from bot.party import Party, PartyState
@@ -202,6 +203,7 @@ async def fire_summary(f: Firing) -> ActionStatus:
     party.transition(PartyState.FINISHED)
     party.finished_at = f.now
     await f.tx.save()
+    await series.plan_next(f.tx, party, f.now)
     finished = party.finished_at
 
     async def retention() -> None:
@@ -226,6 +228,7 @@ ACTION_HANDLERS: dict[ActionKind, ActionHandler] = {
     ActionKind.RESUME_GO: fire_resume_go,
     ActionKind.PROMPT: fire_prompt,
     ActionKind.SUMMARY: fire_summary,
+    ActionKind.NEXT_EPISODE: series.fire_next_episode,
 }
 
 

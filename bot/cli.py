@@ -1,4 +1,4 @@
-"""The command line of PRODUCT §8: run, console, export, guide check, migrate."""
+"""The command line of PRODUCT §8: run, console, export, calendar, guide check, migrate."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import TextIO
 from pydantic import ValidationError
 
 from bot import app, render
+from bot.calendar import calendar_bytes
 from bot.errors import ConfigurationError, UserError
 from bot.export import FORMATS, write_export
 from bot.guide import read_guide_file
@@ -45,6 +46,9 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--anonymize", action="store_true",
                         help="replace people with Participant 1..N")
     export.add_argument("-o", "--output", help="file to write (stdout without it)")
+    calendar = sub.add_parser("calendar", help="write a party's .ics calendar file")
+    calendar.add_argument("code", help="the party's join code, e.g. K7Q2MX")
+    calendar.add_argument("-o", "--output", help="file to write (stdout without it)")
     guide = sub.add_parser("guide", help="work with guide files")
     guide_sub = guide.add_subparsers(dest="guide_command", required=True)
     check = guide_sub.add_parser("check", help="validate a guide and print its prompt times")
@@ -102,14 +106,12 @@ async def export(settings: Settings, code: str, fmt: str | None, anonymize: bool
     """Write a party's export to a file or stdout, streamed record by record."""
     normalized = normalize_code(code)
     if normalized is None:
-        print(render.error(UserError("code_invalid", code=code)).plain(), file=sys.stderr)
-        return 2
+        return _refuse(UserError("code_invalid", code=code), 2)
     store = await app.open_configured_store(settings)
     try:
         party = await store.get_party_by_code(normalized)
         if party is None:
-            print(render.error(UserError("party_not_found", code=code)).plain(), file=sys.stderr)
-            return 1
+            return _refuse(UserError("party_not_found", code=code), 1)
         guide = await load_party_guide(store, party)
         fmt = export_format(fmt, output, sys.stdout.isatty())
         from bot.clock import SystemClock
@@ -138,6 +140,38 @@ async def export(settings: Settings, code: str, fmt: str | None, anonymize: bool
         await store.close()
 
 
+def _refuse(err: UserError, status: int) -> int:
+    print(render.error(err).plain(), file=sys.stderr)
+    return status
+
+
+async def calendar(settings: Settings, code: str, output: str | None) -> int:
+    """Write a party's .ics file (its home chat's first reminder as the alarm)."""
+    normalized = normalize_code(code)
+    if normalized is None:
+        return _refuse(UserError("code_invalid", code=code), 2)
+    store = await app.open_configured_store(settings)
+    try:
+        party = await store.get_party_by_code(normalized)
+        if party is None:
+            return _refuse(UserError("party_not_found", code=code), 1)
+        guide = await load_party_guide(store, party)
+        reminders = (await store.get_chat_settings(party.home)).reminders
+        from bot.clock import SystemClock
+
+        data = calendar_bytes(party, guide, max(reminders) if reminders else None,
+                              SystemClock().now())
+    finally:
+        await store.close()
+    if output is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        Path(output).write_bytes(data)  # noqa: ASYNC240 (nothing else runs on the CLI's loop)
+        print(f"wrote the calendar file of {party.code} to {output}", file=sys.stderr)
+    return 0
+
+
 async def migrate(settings: Settings) -> int:
     """Open the store, which applies pending migrations, and say so."""
     store = await app.open_configured_store(settings)
@@ -162,6 +196,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "export":
             return asyncio.run(export(settings, args.code, args.format, args.anonymize,
                                       args.output))
+        elif args.command == "calendar":
+            return asyncio.run(calendar(settings, args.code, args.output))
         elif args.command == "migrate":
             return asyncio.run(migrate(settings))
         else:

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -116,3 +117,41 @@ def test_export_format_asked_for_wins_over_the_pipe(tmp_path: Path) -> None:
     # An explicit format beats the file's extension too.
     assert run("export", code, "--format", "json", "-o", str(lines_file), env=db).returncode == 0
     assert json.loads(lines_file.read_text())["party"]["code"] == code
+
+
+def test_calendar_file_of_a_console_party(tmp_path: Path) -> None:
+    import icalendar
+
+    db = {"DATABASE_URL": f"sqlite:///{tmp_path}/wp.db"}
+    day = datetime.now(UTC).date() + timedelta(days=10)
+    first, moved = (datetime(day.year, day.month, day.day, 19, 30, tzinfo=UTC)
+                    + timedelta(days=n) for n in (0, 1))
+    console = run("console", env=db, cwd=tmp_path, stdin=(
+        f"/watchparty create Family night | {first.isoformat()} | social-dilemma\n"
+        f"/watchparty edit when={moved.isoformat()}\n"))
+    assert console.returncode == 0, console.stderr
+    code = next(w.strip("`.") for w in console.stdout.split() if len(w.strip("`.")) == 6
+                and w.strip("`.").isupper() and w.startswith("`"))
+    out = tmp_path / "party.ics"
+    result = run("calendar", code, "-o", str(out), env=db)
+    assert result.returncode == 0, result.stderr
+    assert f"wrote the calendar file of {code}" in result.stderr
+    [event] = icalendar.Calendar.from_ical(out.read_bytes()).walk("VEVENT")
+    assert event.decoded("DTSTART") == moved and event["DTSTART"].to_ical().endswith(b"Z")
+    assert event["SEQUENCE"] == 1
+    assert event.decoded("DTEND") == moved + timedelta(hours=1, minutes=34)  # the guide's
+    assert code in str(event["DESCRIPTION"])
+    # To stdout without -o; bad codes are one clear line.
+    piped = run("calendar", code, env=db)
+    assert piped.returncode == 0 and piped.stdout.startswith("BEGIN:VCALENDAR")
+    assert run("calendar", "ZZZZZZ", env=db).stderr.strip() == "No party has the code “ZZZZZZ”."
+    assert run("calendar", "nope!", env=db).returncode == 2
+
+
+def test_the_sample_calendar_file_in_docs_parses() -> None:
+    import icalendar
+
+    [event] = icalendar.Calendar.from_ical(
+        (ROOT / "docs" / "calendar-sample.ics").read_bytes()).walk("VEVENT")
+    assert event["DTSTART"].to_ical().endswith(b"Z") and event.walk("VALARM")
+    assert "Join code" in str(event["DESCRIPTION"])

@@ -42,10 +42,11 @@ def edited(party: Party, change: Change, zone: str, now: datetime) -> Message:
     spans: list[Span] = [Text("✏️ "), Bold(party.title), Text(": ")]
     parts: list[list[Span]] = []
     if change.starts_at is not None:
-        new = change.starts_at[1]
+        old, new = change.starts_at
         parts.append([Text("moved to "), Timestamp(new, TimeStyle.FULL, local_time(new, zone)),
                       Text(" ("), Timestamp(new, TimeStyle.RELATIVE, relative(new, now)),
-                      Text(f"; was {local_time(change.starts_at[0], zone)})")])
+                      Text("; was "), Timestamp(old, TimeStyle.FULL, local_time(old, zone)),
+                      Text(")")])
     if change.title is not None:
         parts.append([Text("renamed from "), Bold(change.title[0])])
     if change.guide is not None:

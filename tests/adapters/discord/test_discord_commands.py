@@ -24,7 +24,7 @@ from bot.service import EXPORT_FORMATS
 
 SUBCOMMANDS = {"create", "list", "info", "now", "join", "maybe", "leave", "ready", "link", "unlink",
                "start", "pause", "resume", "cancel", "export", "settings", "privacy",
-               "forget-me", "help", "guide"}
+               "forget-me", "help", "guide", "edit", "history", "calendar"}
 GUILDS, GUILD_REACTIONS, GUILD_POLLS = 1 << 0, 1 << 10, 1 << 24
 PRIVILEGED = (1 << 1) | (1 << 8) | (1 << 15)  # members, presences, message content
 
@@ -72,7 +72,7 @@ async def test_published_commands_and_intents(fake: FakeDiscord, bot: RunningBot
         "anyone", "moderators"]
     assert by_name["export anonymize"]["type"] == 5  # a boolean
     with_party = [n for n in by_name if n.endswith(" party")]
-    assert len(with_party) == 12
+    assert len(with_party) == 14
     assert all(by_name[n].get("autocomplete") for n in with_party)
     assert by_name["create guide"].get("autocomplete")
     assert by_name["guide show name"].get("autocomplete")

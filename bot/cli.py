@@ -17,7 +17,8 @@ from bot.calendar import calendar_bytes
 from bot.errors import ConfigurationError, UserError
 from bot.export import FORMATS, write_export
 from bot.guide import read_guide_file
-from bot.party import normalize_code
+from bot.party import Party, normalize_code
+from bot.ports import Store
 from bot.service import load_party_guide
 from bot.settings import Settings
 
@@ -104,14 +105,11 @@ def export_format(fmt: str | None, output: str | None, to_terminal: bool) -> str
 async def export(settings: Settings, code: str, fmt: str | None, anonymize: bool,
                  output: str | None) -> int:
     """Write a party's export to a file or stdout, streamed record by record."""
-    normalized = normalize_code(code)
-    if normalized is None:
-        return _refuse(UserError("code_invalid", code=code), 2)
-    store = await app.open_configured_store(settings)
+    found = await _open_party(settings, code)
+    if isinstance(found, int):
+        return found
+    store, party = found
     try:
-        party = await store.get_party_by_code(normalized)
-        if party is None:
-            return _refuse(UserError("party_not_found", code=code), 1)
         guide = await load_party_guide(store, party)
         fmt = export_format(fmt, output, sys.stdout.isatty())
         from bot.clock import SystemClock
@@ -140,21 +138,28 @@ async def export(settings: Settings, code: str, fmt: str | None, anonymize: bool
         await store.close()
 
 
-def _refuse(err: UserError, status: int) -> int:
-    print(render.error(err).plain(), file=sys.stderr)
-    return status
+async def _open_party(settings: Settings, code: str) -> tuple[Store, Party] | int:
+    """The store and the party with this code, or the exit status after saying why not."""
+    normalized = normalize_code(code)
+    if normalized is None:
+        print(render.error(UserError("code_invalid", code=code)).plain(), file=sys.stderr)
+        return 2
+    store = await app.open_configured_store(settings)
+    party = await store.get_party_by_code(normalized)
+    if party is None:
+        await store.close()
+        print(render.error(UserError("party_not_found", code=code)).plain(), file=sys.stderr)
+        return 1
+    return store, party
 
 
 async def calendar(settings: Settings, code: str, output: str | None) -> int:
     """Write a party's .ics file (its home chat's first reminder as the alarm)."""
-    normalized = normalize_code(code)
-    if normalized is None:
-        return _refuse(UserError("code_invalid", code=code), 2)
-    store = await app.open_configured_store(settings)
+    found = await _open_party(settings, code)
+    if isinstance(found, int):
+        return found
+    store, party = found
     try:
-        party = await store.get_party_by_code(normalized)
-        if party is None:
-            return _refuse(UserError("party_not_found", code=code), 1)
         guide = await load_party_guide(store, party)
         reminders = (await store.get_chat_settings(party.home)).reminders
         from bot.clock import SystemClock

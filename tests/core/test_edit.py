@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
-from bot import buttons, render
+from bot import buttons
 from bot import commands as c
 from bot.actions import ActionKind
 from bot.arguments import parse_command_text as parse_text
 from bot.chats import Actor, ChatRef, ChatSettings
-from bot.errors import UserError
 from bot.party import PartyState
 from bot.ports import SentKind
-from tests.fakes import GUEST, HOME, HOST, MOD, OTHER, Bot
+from tests.fakes import GUEST, HOME, HOST, MOD, OTHER, Bot, refused
 from tests.people import moderator
 from tests.reads import pending_actions
 
@@ -25,13 +22,6 @@ FAN = Actor("test", "u-fan", "Fay")
 def at(day: int, hh: int, mm: int, ss: int = 0) -> datetime:
     """An instant in March 2026, UTC (the clock starts on Friday 27 at 12:00)."""
     return datetime(2026, 3, day, hh, mm, ss, tzinfo=UTC)
-
-
-async def refused(bot: Bot, command: c.Command, actor: Actor = HOST,
-                  chat: ChatRef = HOME) -> str:
-    with pytest.raises(UserError) as caught:
-        await bot.do(command, actor=actor, chat=chat)
-    return render.error(caught.value).plain()
 
 
 async def linked_party(bot: Bot) -> str:

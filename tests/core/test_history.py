@@ -2,22 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
-
 from bot import commands as c
-from bot import render
 from bot.arguments import parse_command_text as parse_text
-from bot.chats import Actor, ChatRef
-from bot.errors import UserError
 from bot.party import PartyState
-from tests.fakes import GUEST, HOME, HOST, MOD, OTHER, Bot
-
-
-async def refused(bot: Bot, command: c.Command, actor: Actor = HOST,
-                  chat: ChatRef = HOME) -> str:
-    with pytest.raises(UserError) as caught:
-        await bot.do(command, actor=actor, chat=chat)
-    return render.error(caught.value).plain()
+from tests.fakes import GUEST, HOME, HOST, MOD, OTHER, Bot, refused
 
 
 async def newest_code(bot: Bot) -> str:

@@ -67,7 +67,8 @@ def calendar_bytes(party: Party, guide: Guide | None, first_reminder: timedelta 
     event.add("description", description(party))
     event.add("location", f"Watch party · join code {party.code}")
     runtime = runtime_of(guide)
-    series = party.series
+    # A cancelled episode is one cancelled event: its file must not cancel the episodes after.
+    series = party.series if party.state is not PartyState.CANCELLED else None
     if series is not None and not series.is_last:
         local = party.starts_at.astimezone(ZoneInfo(party.timezone))
         event.add("dtstart", local)

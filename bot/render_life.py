@@ -127,7 +127,7 @@ def history(entries: list[HistoryEntry], page: int, total: int, zone: str) -> Me
 
 def calendar_ready(party: Party, guide: Guide | None) -> Message:
     """The caption of a calendar file."""
-    series = party.series
+    series = party.series if party.state is not PartyState.CANCELLED else None
     extra = ""
     if series is not None and not series.is_last:
         left = f"{series.episodes - series.episode + 1} episodes" if series.episodes \

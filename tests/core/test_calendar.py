@@ -94,3 +94,8 @@ async def test_a_series_file_repeats_with_its_count_at_local_time(bot: Bot) -> N
     daily = next(p for p in parties if p.title == "Daily")
     event = await calendar_of(bot, daily.code)
     assert event["RRULE"]["FREQ"] == ["DAILY"] and "COUNT" not in event["RRULE"]
+    # A cancelled episode's file cancels that evening only, not the episodes after it.
+    await bot.do(c.CancelParty(daily.code), actor=HOST)
+    event = await calendar_of(bot, daily.code)
+    assert str(event["STATUS"]) == "CANCELLED" and "RRULE" not in event
+    assert event["DTSTART"].to_ical() == b"20260327T210000Z"

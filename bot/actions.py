@@ -19,6 +19,7 @@ class ActionKind(StrEnum):
     RESUME_GO = "resume_go"
     SUMMARY = "summary"
     RETENTION = "retention"
+    NEXT_EPISODE = "next_episode"
     FOLLOW = "follow"  # held under its lease for as long as its worker follows the player
 
 

@@ -29,6 +29,8 @@ class Spec:
     party_first: bool = False
     rest: str | None = None
     rest_is_time: bool = False
+    # Options that, given by name, take the words after them too ("repeat=every 2 weeks").
+    wordy: tuple[str, ...] = ()
 
 
 def _bool(text: str) -> bool:
@@ -69,10 +71,12 @@ def _seek(options: dict[str, str]) -> c.SeekParty:
 
 
 SPECS: dict[str, Spec] = {
-    "create": Spec(("title", "when", "guide", "timezone"), ("title", "when"),
+    "create": Spec(("title", "when", "guide", "timezone", "repeat", "episodes"),
+                   ("title", "when"),
                    lambda o: c.CreateParty(o["title"], o["when"], o.get("guide") or None,
-                                           o.get("timezone") or None), rest="when",
-                   rest_is_time=True),
+                                           o.get("timezone") or None, o.get("repeat") or None,
+                                           o.get("episodes") or None), rest="when",
+                   rest_is_time=True, wordy=("repeat",)),
     "list": Spec((), (), lambda o: c.ListParties()),
     "info": Spec(("party",), (), lambda o: c.ShowInfo(o.get("party")), party_first=True),
     "now": Spec(("party",), (), lambda o: c.ShowInfo(o.get("party")), party_first=True),
@@ -89,7 +93,17 @@ SPECS: dict[str, Spec] = {
                   party_first=True, rest="when"),
     "pause": Spec(("party",), (), lambda o: c.PauseParty(o.get("party")), party_first=True),
     "resume": Spec(("party",), (), lambda o: c.ResumeParty(o.get("party")), party_first=True),
-    "cancel": Spec(("party",), (), lambda o: c.CancelParty(o.get("party")), party_first=True),
+    "cancel": Spec(("party", "all"), (),
+                   lambda o: c.CancelParty(o.get("party"),
+                                           _bool(o["all"]) if o.get("all") else False),
+                   party_first=True),
+    "edit": Spec(("party", "title", "when", "guide"), (),
+                 lambda o: c.EditParty(o.get("party"), o.get("title") or None,
+                                       o.get("when") or None, o.get("guide") or None),
+                 party_first=True, wordy=("title", "when")),
+    "history": Spec(("page",), (), lambda o: c.ShowHistory(o.get("page"))),
+    "calendar": Spec(("party",), (), lambda o: c.CalendarFile(o.get("party")),
+                     party_first=True),
     "export": Spec(("party", "format", "anonymize"), (),
                    lambda o: c.Export(o.get("party"), (o.get("format") or "json").lower(),
                                       _bool(o["anonymize"]) if o.get("anonymize") else False),
@@ -127,7 +141,7 @@ def _fill(sub: str, spec: Spec, text: str) -> dict[str, str]:
     named: dict[str, str] = {}
     positional: list[str] = []
     piped = "|" in text
-    taking = False
+    taking: str | None = None
     for part in parts:
         name, sep, value = part.partition("=")
         key = name.strip().lower().replace("-", "_")
@@ -135,9 +149,9 @@ def _fill(sub: str, spec: Spec, text: str) -> dict[str, str]:
             named[key] = value.strip()
             # Split on white space, the free-text option named takes the words after it too
             # ("start when=ready 3"), up to the next name=value.
-            taking = not piped and key == spec.rest
-        elif taking and spec.rest is not None:
-            named[spec.rest] = f"{named[spec.rest]} {part}"
+            taking = key if not piped and (key == spec.rest or key in spec.wordy) else None
+        elif taking is not None:
+            named[taking] = f"{named[taking]} {part}"
         else:
             positional.append(part)
     free = [opt for opt in spec.options if opt not in named]

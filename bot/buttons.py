@@ -24,6 +24,7 @@ class Verb(StrEnum):
     READY = "ready"
     LINK = "link"
     ANSWER = "answer"
+    CALENDAR = "calendar"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +64,11 @@ def answer(party_id: int, prompt: str) -> str:
     return _encode(Verb.ANSWER, str(party_id), prompt)
 
 
+def calendar(party_id: int) -> str:
+    """Return the data of an announcement's Add to calendar button."""
+    return _encode(Verb.CALENDAR, str(party_id))
+
+
 def is_ours(data: str) -> bool:
     """Return whether the data was written by this codec (it may still be stale or mangled)."""
     return data.startswith(f"{PREFIX}:")
@@ -100,6 +106,8 @@ def decode(data: str) -> Decoded | None:
             and parts[5:] != [""]:
         return Decoded(Verb.LINK, party, approve=parts[3] == "a",
                        chat=ChatRef(parts[4], ":".join(parts[5:])))
+    if verb == Verb.CALENDAR and len(parts) == 3:
+        return Decoded(Verb.CALENDAR, party)
     if verb == Verb.ANSWER:
         prompt = ":".join(parts[3:])
         if prompt:
@@ -123,6 +131,8 @@ def parse(data: str) -> c.Command:
             return c.SetRsvp(decoded.party, decoded.rsvp.value)
         if decoded.verb is Verb.READY:
             return c.MarkReady(decoded.party)
+        if decoded.verb is Verb.CALENDAR:
+            return c.CalendarFile(decoded.party)
         if decoded.verb is Verb.LINK and decoded.chat is not None:
             return c.DecideLink(decoded.party, decoded.chat, bool(decoded.approve))
     raise UserError("button_unknown")

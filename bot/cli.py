@@ -1,4 +1,4 @@
-"""The command line of PRODUCT §8: run, console, export, guide check, migrate."""
+"""The command line of PRODUCT §8: run, console, export, calendar, guide check, migrate."""
 
 from __future__ import annotations
 
@@ -13,10 +13,12 @@ from typing import TextIO
 from pydantic import ValidationError
 
 from bot import app, render
+from bot.calendar import calendar_bytes
 from bot.errors import ConfigurationError, UserError
 from bot.export import FORMATS, write_export
 from bot.guide import read_guide_file
-from bot.party import normalize_code
+from bot.party import Party, normalize_code
+from bot.ports import Store
 from bot.service import load_party_guide
 from bot.settings import Settings
 
@@ -45,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--anonymize", action="store_true",
                         help="replace people with Participant 1..N")
     export.add_argument("-o", "--output", help="file to write (stdout without it)")
+    calendar = sub.add_parser("calendar", help="write a party's .ics calendar file")
+    calendar.add_argument("code", help="the party's join code, e.g. K7Q2MX")
+    calendar.add_argument("-o", "--output", help="file to write (stdout without it)")
     guide = sub.add_parser("guide", help="work with guide files")
     guide_sub = guide.add_subparsers(dest="guide_command", required=True)
     check = guide_sub.add_parser("check", help="validate a guide and print its prompt times")
@@ -104,16 +109,11 @@ def export_format(fmt: str | None, output: str | None, to_terminal: bool) -> str
 async def export(settings: Settings, code: str, fmt: str | None, anonymize: bool,
                  output: str | None) -> int:
     """Write a party's export to a file or stdout, streamed record by record."""
-    normalized = normalize_code(code)
-    if normalized is None:
-        print(render.error(UserError("code_invalid", code=code)).plain(), file=sys.stderr)
-        return 2
-    store = await app.open_configured_store(settings)
+    found = await _open_party(settings, code)
+    if isinstance(found, int):
+        return found
+    store, party = found
     try:
-        party = await store.get_party_by_code(normalized)
-        if party is None:
-            print(render.error(UserError("party_not_found", code=code)).plain(), file=sys.stderr)
-            return 1
         guide = await load_party_guide(store, party)
         fmt = export_format(fmt, output, sys.stdout.isatty())
         from bot.clock import SystemClock
@@ -140,6 +140,45 @@ async def export(settings: Settings, code: str, fmt: str | None, anonymize: bool
         return 0
     finally:
         await store.close()
+
+
+async def _open_party(settings: Settings, code: str) -> tuple[Store, Party] | int:
+    """The store and the party with this code, or the exit status after saying why not."""
+    normalized = normalize_code(code)
+    if normalized is None:
+        print(render.error(UserError("code_invalid", code=code)).plain(), file=sys.stderr)
+        return 2
+    store = await app.open_configured_store(settings)
+    party = await store.get_party_by_code(normalized)
+    if party is None:
+        await store.close()
+        print(render.error(UserError("party_not_found", code=code)).plain(), file=sys.stderr)
+        return 1
+    return store, party
+
+
+async def calendar(settings: Settings, code: str, output: str | None) -> int:
+    """Write a party's .ics file (its home chat's first reminder as the alarm)."""
+    found = await _open_party(settings, code)
+    if isinstance(found, int):
+        return found
+    store, party = found
+    try:
+        guide = await load_party_guide(store, party)
+        reminders = (await store.get_chat_settings(party.home)).reminders
+        from bot.clock import SystemClock
+
+        data = calendar_bytes(party, guide, max(reminders) if reminders else None,
+                              SystemClock().now())
+    finally:
+        await store.close()
+    if output is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        Path(output).write_bytes(data)  # noqa: ASYNC240 (nothing else runs on the CLI's loop)
+        print(f"wrote the calendar file of {party.code} to {output}", file=sys.stderr)
+    return 0
 
 
 async def migrate(settings: Settings, source: str | None = None) -> int:
@@ -171,6 +210,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "export":
             return asyncio.run(export(settings, args.code, args.format, args.anonymize,
                                       args.output))
+        elif args.command == "calendar":
+            return asyncio.run(calendar(settings, args.code, args.output))
         elif args.command == "migrate":
             return asyncio.run(migrate(settings, args.source))
         else:

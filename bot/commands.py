@@ -43,6 +43,8 @@ class CreateParty:
     when: str
     guide: str | None = None
     timezone: str | None = None
+    repeat: str | None = None
+    episodes: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +122,32 @@ class ResumeParty:
 
 @dataclass(frozen=True, slots=True)
 class CancelParty:
-    """`/watchparty cancel`."""
+    """`/watchparty cancel`; `all` also ends the series the party is an episode of."""
+
+    party: str | None = None
+    all: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class EditParty:
+    """`/watchparty edit`: change a party's title, time or guide before its countdown."""
+
+    party: str | None = None
+    title: str | None = None
+    when: str | None = None
+    guide: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ShowHistory:
+    """`/watchparty history [page]`: this chat's finished and cancelled parties."""
+
+    page: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarFile:
+    """`/watchparty calendar` and the Add to calendar button: a party's `.ics` file."""
 
     party: str | None = None
 
@@ -243,7 +270,8 @@ Command = (CreateParty | ListParties | ShowInfo | SetRsvp | MarkReady | LinkChat
            | UnlinkChat | StartParty | PauseParty | ResumeParty | CancelParty | ListGuides
            | ShowGuide | UploadGuide | Export | ChangeSettings | ShowPrivacy | ForgetMe | ShowHelp
            | RecordAnswer | RecordReaction | RecordReactionCount | RecordPollVote
-           | SeekParty | FollowParty | UnfollowParty)
+           | SeekParty | FollowParty | UnfollowParty
+           | EditParty | ShowHistory | CalendarFile)
 
 
 @dataclass(frozen=True, slots=True)

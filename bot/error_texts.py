@@ -129,6 +129,26 @@ ERRORS: dict[str, Any] = {
     "prompt_unknown": lambda p: f"There's no prompt {p.get('number')} to answer.",
     "prompt_unknown_react": lambda p: f"There's no prompt {p.get('number')} to react to.",
     "console_usage": lambda p: str(p["text"]),
+    # the party's life (issue 12): edit, series, history
+    "edit_nothing": lambda p: (
+        "Say what to change: /watchparty edit CODE title=… when=… guide=… (at least one). "
+        "The RSVPs, ready marks, links and join code stay."),
+    "edit_too_late": lambda p: (
+        f"“{p['title']}” is {p['state'].replace('_', ' ')}: a party can be edited only "
+        "before its countdown begins."),
+    "repeat_invalid": lambda p: (
+        f"“{p['text']}” isn't a repeat. Use {', '.join(p['accepted'])} (up to "
+        f"{p['maximum']} days apart), e.g. repeat=weekly episodes=10."),
+    "episodes_invalid": lambda p: (
+        f"“{p['text']}” isn't a number of episodes. Give a whole number from 2 to "
+        f"{p['maximum']}, or leave it out to repeat until /watchparty cancel … all=yes."),
+    "episodes_without_repeat": lambda p: (
+        "episodes needs repeat too, e.g. repeat=weekly episodes=10."),
+    "history_page_invalid": lambda p: (
+        f"“{p['text']}” isn't a page. Give a page number from 1 to {p['pages']}."),
+    "no_party_ended_here": lambda p: (
+        "There's no upcoming or running party in this chat, and none has finished here. Give "
+        "a join code, or create one with /watchparty create."),
     # following a real player (PRODUCT §10)
     "feed_scheme_unknown": lambda p: (
         f"“{p['text']}” isn't a player I can follow. Use {' or '.join(p['accepted'])}."),

@@ -71,6 +71,27 @@ class PartyChat:
     requested_by: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Series:
+    """Where an episode stands in a series: every `repeat_days`, at one local time.
+
+    `series_id` is the id of the first episode; `anchor` the local wall-clock start of episode 1
+    in the party's zone (`2026-03-20T20:00:00`), so later episodes keep that time across DST;
+    `episodes` None runs until the series is cancelled with `all=yes`.
+    """
+
+    series_id: int
+    episode: int
+    repeat_days: int
+    anchor: str
+    episodes: int | None = None
+
+    @property
+    def is_last(self) -> bool:
+        """Whether no episode follows this one."""
+        return self.episodes is not None and self.episode >= self.episodes
+
+
 @dataclass(slots=True)
 class Party:
     """One screening."""
@@ -96,6 +117,9 @@ class Party:
     finished_at: datetime | None = None
     follow_source: str | None = None
     chats: list[PartyChat] = field(default_factory=list)
+    # How often the party changed after it was announced: a calendar file's SEQUENCE.
+    sequence: int = 0
+    series: Series | None = None
 
     def is_host(self, platform: str, user_id: str) -> bool:
         """Return whether this user created the party."""

@@ -47,3 +47,24 @@ def film_actions(party: Party, guide: Guide | None, now: datetime) -> list[Actio
     actions.append(Action(party.id, ActionKind.SUMMARY, instant_of(party, max(end, at))
                           + timedelta(seconds=1)))
     return actions
+
+
+def moved_pre_start_actions(party: Party, pending: list[Action], now: datetime,
+                            ready_check: timedelta, countdown: timedelta) -> list[Action]:
+    """The pre-start actions of a party whose start moved: those still pending, re-timed.
+
+    A reminder or ready check that already fired is not pending, so it is not planned again;
+    one whose new instant has passed is dropped; the countdown and GO follow the new start.
+    """
+    actions: list[Action] = []
+    for action in pending:
+        if action.kind is ActionKind.REMINDER:
+            due = party.starts_at - timedelta(seconds=int(action.payload.get("before", 0)))
+            if due > now:
+                actions.append(Action(party.id, ActionKind.REMINDER, due, dict(action.payload)))
+        elif action.kind is ActionKind.READY_CHECK and party.starts_at - ready_check > now:
+            actions.append(Action(party.id, ActionKind.READY_CHECK,
+                                  party.starts_at - ready_check))
+    actions.append(Action(party.id, ActionKind.COUNTDOWN, max(now, party.starts_at - countdown)))
+    actions.append(Action(party.id, ActionKind.GO, party.starts_at))
+    return actions

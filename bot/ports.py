@@ -240,6 +240,16 @@ class Store(Protocol):
         """Return the parties in these states that this chat takes part in (approved), by start."""
         ...
 
+    async def party_history(self, chat: ChatRef, offset: int,
+                            limit: int) -> tuple[list[Party], int]:
+        """Return a page of this chat's finished and cancelled parties (approved links), newest
+        end first (`finished_at`, then id, descending), and how many there are in all."""
+        ...
+
+    async def series_episode(self, series_id: int, episode: int) -> Party | None:
+        """Return episode number `episode` of a series (`Party.series`), if it was created."""
+        ...
+
     async def upsert_party_chat(self, link: PartyChat) -> None:
         """Add a chat to a party or change its link status."""
         ...

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from bot import buttons
+from bot import render_life as life
 from bot.chats import ChatRef, ChatSettings
 from bot.error_texts import ERRORS as ERRORS
 from bot.error_texts import error as error
@@ -70,16 +71,18 @@ def announcement(party: Party, guide: Guide | None, tally: Tally, zone: str,
         spans += [Text("Starts "), *when_spans(party.starts_at, zone, now), Text("\n")]
     else:
         spans += [Text(f"Status: {STATE_WORDS[party.state]}\n")]
-    spans += [*_guide_line(guide), Text("\n"), Text("Hosted by "), Bold(party.host_name),
+    spans += [*life.series_line(party, zone, now), *_guide_line(guide), Text("\n"),
+              Text("Hosted by "), Bold(party.host_name),
               Text(" · join code "), Code(party.code), Text("\n"),
               Text(f"✅ Going {tally.going} · 🤔 Maybe {tally.maybe} · "
                    f"❌ Not going {tally.not_going}\n"),
               Italic(PRIVACY_LINE)]
-    rows = (rsvp_buttons(party),) if party.state in (PartyState.SCHEDULED,
-                                                     PartyState.COUNTING_DOWN) else ()
+    rows = (rsvp_buttons(party),
+            (Button("Add to calendar", buttons.calendar(party.id)),)) \
+        if party.state in (PartyState.SCHEDULED, PartyState.COUNTING_DOWN) else ()
     # What an adapter may mirror elsewhere (Discord keeps a scheduled event in step).
     facts = {"party.code": party.code, "party.state": party.state.value,
-             "party.starts_at": party.starts_at.isoformat()}
+             "party.starts_at": party.starts_at.isoformat(), "party.title": party.title}
     if guide is not None:
         facts["party.runtime_seconds"] = str(guide.runtime_seconds)
     return Message(tuple(spans), rows, title=party.title, extra=facts)
@@ -106,6 +109,8 @@ def party_list(parties: list[Party], zone: str, now: datetime) -> Message:
         else:
             spans.append(Text(STATE_WORDS[party.state]))
         spans.append(Text("\n"))
+        if party.series is not None:
+            spans += [Text("   "), *life.series_line(party, zone, now)]
     return _msg(*spans)
 
 
@@ -124,7 +129,7 @@ def info(party: Party, guide: Guide | None, tally: Tally, at: float | None, zone
                             if ch.ends_at_seconds > at), len(guide.chapters))
             spans.append(Text(f" — chapter {chapter} of {len(guide.chapters)}"))
         spans.append(Text("\n"))
-    spans += [*_guide_line(guide), Text("\n"),
+    spans += [*life.series_line(party, zone, now), *_guide_line(guide), Text("\n"),
               Text(f"✅ {tally.going} going · 🤔 {tally.maybe} maybe · 🟢 {tally.ready} ready")]
     return _msg(*spans)
 
@@ -496,6 +501,12 @@ HELP_LINES = [
      "moderator)"),
     ("follow syncplay://HOST/ROOM · jellyfin://HOST/USER · unfollow", "follow a real player "
      "(host or moderator)"),
+    ("edit [CODE] title=… when=… guide=…", "change a party before its countdown (host or "
+     "moderator)"),
+    ("create … repeat=weekly episodes=10", "a series: daily, weekly, every N days or weeks"),
+    ("cancel [CODE] all=yes", "cancel an episode and every later one of its series"),
+    ("history [PAGE]", "finished and cancelled parties here"),
+    ("calendar [CODE]", "the party as an .ics file for your calendar"),
     ("link CODE", "join another chat's party from this chat (moderator)"),
     ("unlink CODE", "take this chat out of another chat's party (moderator)"),
     ("guide list · guide show NAME · guide upload", "discussion guides"),

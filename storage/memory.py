@@ -59,7 +59,8 @@ def _own_fields(party: Party, party_id: int) -> Party:
         paused_at=_maybe(party.paused_at), paused_seconds=float(party.paused_seconds),
         resume_at=_maybe(party.resume_at), ready_target=party.ready_target,
         finished_at=_maybe(party.finished_at), seek_seconds=float(party.seek_seconds),
-        follow_source=party.follow_source, chats=[],
+        follow_source=party.follow_source, chats=[], sequence=int(party.sequence),
+        series=party.series,
     )
 
 
@@ -298,6 +299,22 @@ class MemoryStore:
             and (party := self._load(party_id)) is not None and party.state in states
         ]
         return sorted(found, key=lambda p: (p.starts_at, p.id))
+
+    async def party_history(self, chat: ChatRef, offset: int,
+                            limit: int) -> tuple[list[Party], int]:
+        """Return a page of this chat's finished and cancelled parties, newest end first,
+        and how many there are in all."""
+        ended = await self.parties_for_chat(chat, _ENDED)
+        ended.sort(key=lambda p: (p.finished_at or p.starts_at, p.id), reverse=True)
+        return ended[offset:offset + limit], len(ended)
+
+    async def series_episode(self, series_id: int, episode: int) -> Party | None:
+        """Return episode number `episode` of a series, if it was created."""
+        for party_id in sorted(self._parties):
+            series = self._parties[party_id].series
+            if series is not None and (series.series_id, series.episode) == (series_id, episode):
+                return self._load(party_id)
+        return None
 
     async def upsert_party_chat(self, link: PartyChat) -> None:
         """Add a chat to a party or change its link status."""

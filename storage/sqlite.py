@@ -17,7 +17,7 @@ import aiosqlite
 
 from bot.actions import Action, ActionKind, ActionStatus, Outcome
 from bot.chats import ChatRef, ChatSettings, Creators
-from bot.party import LinkStatus, Party, PartyChat, PartyState
+from bot.party import LinkStatus, Party, PartyChat, PartyState, Series
 from bot.ports import LogEntry, RecordRow, SentKind, SentMessage
 from bot.records import Record, RecordKind
 from storage import StoreConflict, StoreUnavailable
@@ -280,7 +280,8 @@ async def migrate(path: str | os.PathLike[str]) -> list[str]:
 _PARTY_COLUMNS = (
     "id, code, title, host_platform, host_user_id, host_name, home_platform, home_chat_id,"
     " starts_at, timezone, guide_name, state, created_at, go_at, paused_at, paused_seconds,"
-    " resume_at, ready_target, finished_at, seek_seconds, follow_source"
+    " resume_at, ready_target, finished_at, seek_seconds, follow_source, sequence, series_id,"
+    " episode, episodes, repeat_days, series_anchor"
 )
 _PARTY_FIELDS = tuple(c.strip() for c in _PARTY_COLUMNS.split(",")[1:])
 _RECORD_COLUMNS = (
@@ -343,8 +344,23 @@ def _party(row: tuple[Any, ...], chats: list[PartyChat]) -> Party:
         guide_name=row[10], state=PartyState(row[11]), created_at=_dt(row[12]),
         go_at=_opt_dt(row[13]), paused_at=_opt_dt(row[14]), paused_seconds=row[15],
         resume_at=_opt_dt(row[16]), ready_target=row[17], finished_at=_opt_dt(row[18]),
-        seek_seconds=row[19], follow_source=row[20], chats=chats,
+        seek_seconds=row[19], follow_source=row[20], chats=chats, sequence=row[21],
+        series=_series(row[22:27]),
     )
+
+
+def _series(row: tuple[Any, ...]) -> Series | None:
+    series_id, episode, episodes, repeat_days, anchor = row
+    if series_id is None:
+        return None
+    return Series(series_id, episode, repeat_days, anchor, episodes)
+
+
+def _series_values(series: Series | None) -> tuple[Any, ...]:
+    if series is None:
+        return (None, None, None, None, None)
+    return (series.series_id, series.episode, series.episodes, series.repeat_days,
+            series.anchor)
 
 
 def _party_values(party: Party) -> tuple[Any, ...]:
@@ -354,7 +370,8 @@ def _party_values(party: Party) -> tuple[Any, ...]:
         party.guide_name, PartyState(party.state).value, _us(party.created_at),
         _opt_us(party.go_at), _opt_us(party.paused_at), float(party.paused_seconds),
         _opt_us(party.resume_at), party.ready_target, _opt_us(party.finished_at),
-        float(party.seek_seconds), party.follow_source,
+        float(party.seek_seconds), party.follow_source, party.sequence,
+        *_series_values(party.series),
     )
 
 
@@ -865,6 +882,29 @@ class SqliteStore:
         )
         params = (chat.platform, chat.chat_id, json.dumps([PartyState(s).value for s in states]))
         return await self._read(lambda conn: _load_parties(conn, where, params))
+
+    async def party_history(self, chat: ChatRef, offset: int,
+                            limit: int) -> tuple[list[Party], int]:
+        """Return a page of this chat's finished and cancelled parties, newest end first,
+        and how many there are in all."""
+        links = ("SELECT party_id FROM party_chats"
+                 " WHERE platform = ? AND chat_id = ? AND status = 'approved'")
+        ended = "state IN ('finished', 'cancelled')"
+        where = (f"WHERE id IN ({links}) AND {ended}"
+                 " ORDER BY COALESCE(finished_at, starts_at) DESC, id DESC LIMIT ? OFFSET ?")
+        params = (chat.platform, chat.chat_id, limit, offset)
+
+        def read(conn: sqlite3.Connection) -> tuple[list[Party], int]:
+            total = conn.execute(f"SELECT COUNT(*) FROM parties WHERE id IN ({links})"
+                                 f" AND {ended}", params[:2]).fetchone()[0]
+            return _load_parties(conn, where, params), int(total)
+        return await self._read(read)
+
+    async def series_episode(self, series_id: int, episode: int) -> Party | None:
+        """Return episode number `episode` of a series, if it was created."""
+        found = await self._read(lambda conn: _load_parties(
+            conn, "WHERE series_id = ? AND episode = ? ORDER BY id", (series_id, episode)))
+        return found[0] if found else None
 
     async def upsert_party_chat(self, link: PartyChat) -> None:
         """Add a chat to a party or change its link status."""

@@ -6,10 +6,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot import app
+from bot import app, render
 from bot import commands as c
 from bot.chats import Actor, ChatRef
 from bot.clock import ManualClock
+from bot.errors import UserError
 from bot.ports import Store
 from bot.richtext import Message
 from bot.settings import Settings
@@ -126,6 +127,16 @@ class Bot:
         await self.clock.advance(seconds)
         await self.runtime.core.drain()
         await self.clock.settle()
+
+
+async def refused(bot: Bot, command: c.Command, actor: Actor = HOST,
+                  chat: ChatRef = HOME) -> str:
+    """The message a command is refused with (it must be refused)."""
+    try:
+        await bot.do(command, actor=actor, chat=chat)
+    except UserError as err:
+        return render.error(err).plain()
+    raise AssertionError(f"{command!r} was not refused")
 
 
 def test_settings(**overrides: object) -> Settings:

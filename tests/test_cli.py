@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,6 +22,14 @@ def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
     base.update(env or {})
     return subprocess.run([sys.executable, "-m", "bot", *args], capture_output=True, text=True,
                           env=base, cwd=cwd or ROOT, input=stdin, timeout=60, check=False)
+
+
+def console_party(db: dict[str, str], folder: Path, lines: str) -> str:
+    """Run the console on the database with these lines; the join code it created."""
+    console = run("console", env=db, cwd=folder, stdin=lines)
+    assert console.returncode == 0, console.stderr
+    return next(w.strip("`.") for w in console.stdout.split() if len(w.strip("`.")) == 6
+                and w.strip("`.").isupper() and w.startswith("`"))
 
 
 def test_guide_check_prints_prompt_times() -> None:
@@ -73,11 +82,8 @@ def test_migrate_then_export_unknown_and_known_party(tmp_path: Path) -> None:
     result = run("export", "nope!", env=db)
     assert result.returncode == 2 and "isn't a join code" in result.stderr
     # A party made in the console (speed 1, same file) exports as JSON and as JSON Lines.
-    console = run("console", env=db, cwd=tmp_path, stdin=(
-        "/watchparty create Family night | in 2 hours | social-dilemma\n1\n"))
-    assert console.returncode == 0, console.stderr
-    code = next(w.strip("`.") for w in console.stdout.split() if len(w.strip("`.")) == 6
-                and w.strip("`.").isupper() and w.startswith("`"))
+    code = console_party(db, tmp_path,
+                         "/watchparty create Family night | in 2 hours | social-dilemma\n1\n")
     out = tmp_path / "log.json"
     result = run("export", code, "-o", str(out), env=db)
     assert result.returncode == 0, result.stderr
@@ -92,11 +98,7 @@ def test_migrate_then_export_unknown_and_known_party(tmp_path: Path) -> None:
 
 def test_export_format_asked_for_wins_over_the_pipe(tmp_path: Path) -> None:
     db = {"DATABASE_URL": f"sqlite:///{tmp_path}/wp.db"}
-    console = run("console", env=db, cwd=tmp_path, stdin=(
-        "/watchparty create Format night | in 2 hours | demo\n1\n"))
-    assert console.returncode == 0, console.stderr
-    code = next(w.strip("`.") for w in console.stdout.split() if len(w.strip("`.")) == 6
-                and w.strip("`.").isupper() and w.startswith("`"))
+    code = console_party(db, tmp_path, "/watchparty create Format night | in 2 hours | demo\n1\n")
 
     # --format json to a pipe: one JSON document, not lines.
     result = run("export", code, "--format", "json", env=db)
@@ -116,3 +118,38 @@ def test_export_format_asked_for_wins_over_the_pipe(tmp_path: Path) -> None:
     # An explicit format beats the file's extension too.
     assert run("export", code, "--format", "json", "-o", str(lines_file), env=db).returncode == 0
     assert json.loads(lines_file.read_text())["party"]["code"] == code
+
+
+def test_calendar_file_of_a_console_party(tmp_path: Path) -> None:
+    import icalendar
+
+    db = {"DATABASE_URL": f"sqlite:///{tmp_path}/wp.db"}
+    day = datetime.now(UTC).date() + timedelta(days=10)
+    first, moved = (datetime(day.year, day.month, day.day, 19, 30, tzinfo=UTC)
+                    + timedelta(days=n) for n in (0, 1))
+    code = console_party(db, tmp_path, (
+        f"/watchparty create Family night | {first.isoformat()} | social-dilemma\n"
+        f"/watchparty edit when={moved.isoformat()}\n"))
+    out = tmp_path / "party.ics"
+    result = run("calendar", code, "-o", str(out), env=db)
+    assert result.returncode == 0, result.stderr
+    assert f"wrote the calendar file of {code}" in result.stderr
+    [event] = icalendar.Calendar.from_ical(out.read_bytes()).walk("VEVENT")
+    assert event.decoded("DTSTART") == moved and event["DTSTART"].to_ical().endswith(b"Z")
+    assert event["SEQUENCE"] == 1
+    assert event.decoded("DTEND") == moved + timedelta(hours=1, minutes=34)  # the guide's
+    assert code in str(event["DESCRIPTION"])
+    # To stdout without -o; bad codes are one clear line.
+    piped = run("calendar", code, env=db)
+    assert piped.returncode == 0 and piped.stdout.startswith("BEGIN:VCALENDAR")
+    assert run("calendar", "ZZZZZZ", env=db).stderr.strip() == "No party has the code “ZZZZZZ”."
+    assert run("calendar", "nope!", env=db).returncode == 2
+
+
+def test_the_sample_calendar_file_in_docs_parses() -> None:
+    import icalendar
+
+    [event] = icalendar.Calendar.from_ical(
+        (ROOT / "docs" / "calendar-sample.ics").read_bytes()).walk("VEVENT")
+    assert event["DTSTART"].to_ical().endswith(b"Z") and event.walk("VALARM")
+    assert "Join code" in str(event["DESCRIPTION"])

@@ -20,6 +20,7 @@ from bot.chats import ChatRef
 from bot.guide import MAX_GUIDE_BYTES, GuideInvalid
 from bot.party import ACTIVE_STATES, PartyState
 from bot.render import STATE_WORDS
+from bot.series import MAX_EPISODES
 from bot.service import EXPORT_FORMATS, TITLE_MAX
 
 Interaction = discord.Interaction[Any]
@@ -124,12 +125,18 @@ class WatchpartyGroup(app_commands.Group):
         title="What you'll watch, e.g. The Social Dilemma",
         when="When it starts: 'friday 20:00', 'in 45m', 'tomorrow 8pm' or ISO 8601",
         guide="Discussion guide to follow (see /watchparty guide list)",
-        timezone="Time zone for 'when', e.g. Europe/Berlin (default: this channel's)")
+        timezone="Time zone for 'when', e.g. Europe/Berlin (default: this channel's)",
+        repeat="Make it a series: daily, weekly, 'every 3 days', 'every 2 weeks'",
+        episodes="How many episodes the series has (default: until cancelled with all)")
     async def create(self, interaction: Interaction,
                      title: app_commands.Range[str, 1, TITLE_MAX], when: str,
-                     guide: str | None = None, timezone: str | None = None) -> None:
+                     guide: str | None = None, timezone: str | None = None,
+                     repeat: str | None = None,
+                     episodes: app_commands.Range[int, 2, MAX_EPISODES] | None = None) -> None:
         """`/watchparty create`."""
-        await self.bridge.run(interaction, c.CreateParty(title, when, guide, timezone),
+        count = str(episodes) if episodes is not None else None
+        await self.bridge.run(interaction, c.CreateParty(title, when, guide, timezone, repeat,
+                                                         count),
                               name="create", private=True)
 
     @app_commands.command(name="list", description="Upcoming and running parties in this "
@@ -158,11 +165,8 @@ class WatchpartyGroup(app_commands.Group):
         """`/watchparty join`."""
         await self.bridge.run(interaction, c.SetRsvp(party, "going"), name="join")
 
-    @app_commands.command(name="maybe", description="RSVP: you might come")
-    @app_commands.describe(party=PARTY)
-    async def maybe(self, interaction: Interaction, party: str | None = None) -> None:
-        """`/watchparty maybe`."""
-        await self.bridge.run(interaction, c.SetRsvp(party, "maybe"), name="maybe")
+    # No `maybe` subcommand: Discord allows a group 25 and PRODUCT §3 names 25 without it; the
+    # announcement's Maybe button records it (and Telegram's `/watchparty maybe` still does).
 
     @app_commands.command(name="leave", description="RSVP: you're not going")
     @app_commands.describe(party=PARTY)
@@ -216,10 +220,37 @@ class WatchpartyGroup(app_commands.Group):
         await self.bridge.run(interaction, c.ResumeParty(party), name="resume")
 
     @app_commands.command(name="cancel", description="Cancel a party (host or moderators)")
-    @app_commands.describe(party=PARTY)
-    async def cancel(self, interaction: Interaction, party: str | None = None) -> None:
+    @app_commands.describe(party=PARTY, all="Also end its series: no more episodes")
+    async def cancel(self, interaction: Interaction, party: str | None = None,
+                     all: bool = False) -> None:
         """`/watchparty cancel`."""
-        await self.bridge.run(interaction, c.CancelParty(party), name="cancel")
+        await self.bridge.run(interaction, c.CancelParty(party, all), name="cancel")
+
+    @app_commands.command(name="edit", description="Change a party's title, time or guide "
+                                                   "before its countdown (host or moderators)")
+    @app_commands.describe(party=PARTY, title="The new title",
+                           when="The new start: 'saturday 20:00', 'in 2 hours' or ISO 8601",
+                           guide="The new guide ('none' for no guide)")
+    async def edit(self, interaction: Interaction, party: str | None = None,
+                   title: app_commands.Range[str, 1, TITLE_MAX] | None = None,
+                   when: str | None = None, guide: str | None = None) -> None:
+        """`/watchparty edit`."""
+        await self.bridge.run(interaction, c.EditParty(party, title, when, guide), name="edit")
+
+    @app_commands.command(name="history", description="This channel's finished and cancelled "
+                                                      "parties, newest first")
+    @app_commands.describe(page="Which page of ten (default: the newest)")
+    async def history(self, interaction: Interaction,
+                      page: app_commands.Range[int, 1, 10_000] | None = None) -> None:
+        """`/watchparty history`."""
+        await self.bridge.run(interaction, c.ShowHistory(str(page) if page else None),
+                              name="history", private=False)
+
+    @app_commands.command(name="calendar", description="Get a party as a calendar file (.ics)")
+    @app_commands.describe(party=PARTY)
+    async def calendar(self, interaction: Interaction, party: str | None = None) -> None:
+        """`/watchparty calendar`."""
+        await self.bridge.run(interaction, c.CalendarFile(party), name="calendar")
 
     # ---- records --------------------------------------------------------------------------
 
@@ -280,7 +311,6 @@ class WatchpartyGroup(app_commands.Group):
     @info.autocomplete("party")
     @now.autocomplete("party")
     @join.autocomplete("party")
-    @maybe.autocomplete("party")
     @leave.autocomplete("party")
     @ready.autocomplete("party")
     @start.autocomplete("party")
@@ -288,14 +318,17 @@ class WatchpartyGroup(app_commands.Group):
     @pause.autocomplete("party")
     @resume.autocomplete("party")
     @cancel.autocomplete("party")
+    @edit.autocomplete("party")
     async def _parties(self, interaction: Interaction, current: str) -> list[Choice[str]]:
         return await party_choices(self.bridge, chat_of(interaction), current)
 
     @export.autocomplete("party")
+    @calendar.autocomplete("party")
     async def _any_parties(self, interaction: Interaction, current: str) -> list[Choice[str]]:
         return await party_choices(self.bridge, chat_of(interaction), current, ALL_STATES)
 
     @create.autocomplete("guide")
+    @edit.autocomplete("guide")
     async def _guides(self, interaction: Interaction, current: str) -> list[Choice[str]]:
         return await guide_choices(self.bridge, interaction, current)
 

@@ -109,8 +109,11 @@ class ScheduledEvents:
             log.info("created scheduled event %s for party %s in server %s", event.id, code,
                      guild.id)
         elif event.status is discord.EventStatus.scheduled:
-            if state in _LIVE and event.start_time != start:
-                event = await event.edit(start_time=start, end_time=start + runtime)
+            name = (facts.get("party.title") or event.name)[:100]
+            if state in _LIVE and (event.start_time != start or event.name != name
+                                   or event.end_time != start + runtime):
+                # Moved (an early start, an edit), renamed, or a new guide's runtime.
+                event = await event.edit(name=name, start_time=start, end_time=start + runtime)
             elif state in _RUNNING:
                 event = await event.start()
             elif state == "cancelled":

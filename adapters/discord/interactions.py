@@ -215,7 +215,9 @@ class Interactions:
 
         verb = buttons.verb_of(custom_id)
         await self.run(interaction, build, name=f"button {verb}",
-                       private=verb in {buttons.Verb.RSVP, buttons.Verb.READY})
+                       private=verb in {buttons.Verb.RSVP, buttons.Verb.READY,
+                                        buttons.Verb.CALENDAR},
+                       slow=verb == buttons.Verb.CALENDAR)
 
     async def on_modal(self, interaction: discord.Interaction[Any]) -> None:
         """A submitted Answer modal: record the answer and echo it in the channel."""

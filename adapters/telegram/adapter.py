@@ -21,7 +21,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from typing import Any
 
-from telegram import BotCommand, Chat, Update, User
+from telegram import BotCommand, Chat, MaybeInaccessibleMessage, Update, User
 from telegram import Message as TgMessage
 from telegram.constants import ReactionEmoji
 from telegram.error import (
@@ -536,6 +536,12 @@ class TelegramAdapter:
         # presses the intake's window then paces the bot (measured: answering in the
         # background let the backlog take the CPU that GO needed, docs/benchmarks.md).
         await self._answer_query(update, toast)
+        if reply is not None and reply.attachment is not None:
+            # A file for whoever pressed (Add to calendar): privately if they started the bot.
+            self._spawn(self._deliver_export(message, chat, reply.attachment, reply.message,
+                                             f"reply:{self._event(update)}",
+                                             user=query.from_user))
+            return
         if reply is not None and not reply.private:
             self.core.reply(chat, replace(reply.message,
                                                 reply_to=str(message.message_id)))
@@ -695,13 +701,18 @@ class TelegramAdapter:
             return
         await self._deliver_export(message, chat, fitted.attachment, fitted.message, answered)
 
-    async def _deliver_export(self, message: TgMessage, chat: ChatRef,
-                              attachment: c.Attachment, caption: Message, answered: str) -> None:
-        """To the moderator's private chat if they started one with the bot, else here."""
+    async def _deliver_export(self, message: TgMessage | MaybeInaccessibleMessage,
+                              chat: ChatRef, attachment: c.Attachment, caption: Message,
+                              answered: str, user: User | None = None) -> None:
+        """To the asker's private chat if they started one with the bot, else here.
+
+        The asker sent `message` (a command), or is `user` (who pressed a button on it).
+        """
         core = self.core
         reply_to = str(message.message_id)
         try:
-            user = message.from_user
+            if user is None and isinstance(message, TgMessage):
+                user = message.from_user
             if message.chat.type != Chat.PRIVATE and user is not None and not user.is_bot:
                 try:
                     await core.reply_file(chat_ref(user.id), attachment.filename,

@@ -11,6 +11,7 @@ from bot.handlers import (
     chat_settings,
     following,
     guides,
+    life,
     links,
     parties,
     records,
@@ -48,4 +49,7 @@ COMMAND_HANDLERS: dict[type[c.Command], Handler] = {
     c.SeekParty: seeking.seek,
     c.FollowParty: following.follow,
     c.UnfollowParty: following.unfollow,
+    c.EditParty: life.edit,
+    c.ShowHistory: life.history,
+    c.CalendarFile: life.calendar,
 }

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from bot import buttons, render
 from bot.actions import Action, ActionKind, ActionStatus
 from bot.chats import ChatRef
+from bot.handlers import series
 from bot.handlers.deps import Deps, Later, MessageFn, same
 from bot.handlers.seeking import posted_chapters
 from bot.outbox import Priority
@@ -218,6 +219,7 @@ async def fire_summary(f: Firing) -> ActionStatus:
     party.transition(PartyState.FINISHED)
     party.finished_at = f.now
     await f.tx.save()
+    await series.plan_next(f.tx, party, f.now)
     finished = party.finished_at
 
     async def retention() -> None:
@@ -242,6 +244,7 @@ ACTION_HANDLERS: dict[ActionKind, ActionHandler] = {
     ActionKind.RESUME_GO: fire_resume_go,
     ActionKind.PROMPT: fire_prompt,
     ActionKind.SUMMARY: fire_summary,
+    ActionKind.NEXT_EPISODE: series.fire_next_episode,
 }
 
 

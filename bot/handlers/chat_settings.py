@@ -19,7 +19,7 @@ async def export(d: Deps, ctx: c.Context, cmd: c.Export) -> c.Reply:
     if cmd.format not in EXPORT_FORMATS:
         raise UserError("export_format_unknown", format=cmd.format,
                         known=list(EXPORT_FORMATS))
-    party = await d.resolve_party(ctx, cmd.party)
+    party = await d.resolve_party(ctx, cmd.party, ended=True)
     if not d.in_party(party, ctx.chat):
         raise UserError("export_not_linked", code=party.code)
     # Streamed from the store, yielding to the loop as it goes; adapters fit the bytes to

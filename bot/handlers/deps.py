@@ -96,8 +96,13 @@ class Deps:
         settings = await self.store.get_chat_settings(chat)
         return settings.timezone or self.config.default_timezone
 
-    async def resolve_party(self, ctx: c.Context, ref: str | None) -> Party:
-        """Find a party by join code, by `#id` (buttons), or the chat's current one."""
+    async def resolve_party(self, ctx: c.Context, ref: str | None, *,
+                            ended: bool = False) -> Party:
+        """Find a party by join code, by `#id` (buttons), or the chat's current one.
+
+        Left out, it is the running party, else the next one, else (with `ended`: `info`,
+        `export`, `calendar`) the one that finished last.
+        """
         if ref:
             party: Party | None = None
             if ref.startswith("#") and ref[1:].isdigit():
@@ -111,6 +116,12 @@ class Deps:
                 raise UserError("party_not_found", code=ref)
             return party
         parties = await self.store.parties_for_chat(ctx.chat, ACTIVE_STATES)
+        if not parties and ended:
+            finished = await self.store.parties_for_chat(ctx.chat,
+                                                         frozenset({PartyState.FINISHED}))
+            if finished:
+                return max(finished, key=lambda p: (p.finished_at or p.starts_at, p.id))
+            raise UserError("no_party_ended_here")
         if not parties:
             raise UserError("no_party_here")
         running = [p for p in parties if p.state is not PartyState.SCHEDULED]

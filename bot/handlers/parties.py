@@ -7,6 +7,7 @@ from bot import render
 from bot.actions import Action, ActionKind
 from bot.chats import Creators
 from bot.errors import UserError
+from bot.handlers import series
 from bot.handlers.deps import Deps, loaded, snapshot_scope
 from bot.handlers.following import feed_line
 from bot.outbox import Priority
@@ -31,6 +32,7 @@ async def create(d: Deps, ctx: c.Context, cmd: c.CreateParty) -> c.Reply:
     now = d.clock.now()
     starts_at = parse_when(cmd.when, zone, now)
     guide = await d.find_guide(ctx.scope, cmd.guide) if cmd.guide else None
+    plan = series.plan_of(cmd)
     code = new_join_code()
     while await d.store.get_party_by_code(code) is not None:
         code = new_join_code()
@@ -42,6 +44,7 @@ async def create(d: Deps, ctx: c.Context, cmd: c.CreateParty) -> c.Reply:
             state=PartyState.SCHEDULED, created_at=now,
             chats=[PartyChat(0, ctx.chat, LinkStatus.APPROVED, is_home=True)])) as tx:
         party = loaded(tx, code)
+        await series.begin(tx, party, plan)
         d.guide_cache[party.id] = guide
         await tx.add_actions(pre_start_actions(party, settings, now,
                                               d.config.ready_check, d.config.countdown))
@@ -64,7 +67,7 @@ async def list_parties(d: Deps, ctx: c.Context, cmd: c.ListParties) -> c.Reply:
 
 async def info(d: Deps, ctx: c.Context, cmd: c.ShowInfo) -> c.Reply:
     """Say where a party is: when it starts, or where the film should be now."""
-    party = await d.resolve_party(ctx, cmd.party)
+    party = await d.resolve_party(ctx, cmd.party, ended=True)
     zone = await d.zone_for(ctx.chat)
     now = d.clock.now()
     message = render.info(party, await d.guide_of(party), await d.tally(party),
@@ -178,11 +181,14 @@ async def cancel(d: Deps, ctx: c.Context, cmd: c.CancelParty) -> c.Reply:
         party.finished_at = d.clock.now()
         await tx.save()
         await tx.cancel_actions(frozenset(ActionKind))
+        if not cmd.all:
+            await series.plan_next(tx, party, party.finished_at)
         d.reserve_go(party, None, release=party.starts_at)
     # Retention actions belong to no party (they outlive it): stored once the party is.
     await d.schedule_retention(party, party.finished_at)
     await d.broadcast(party, lambda zone: render.cancelled(party, ctx.actor.display_name),
                           SentKind.NOTICE, Priority.NORMAL)
+    await series.after_cancel(d, party, cmd, ctx.actor.display_name)
     d.spawn(d.refresh_announcements(party))
     return c.Reply(render.cancelled(party, ctx.actor.display_name), private=True,
                    posted_here=d.in_party(party, ctx.chat))

@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.actions import Action, ActionKind, ActionStatus
 from bot.chats import ChatRef
-from bot.party import LinkStatus, Party, PartyChat, PartyState
+from bot.party import LinkStatus, Party, PartyChat, PartyState, Series
 from bot.ports import SentKind, SentMessage
 from bot.records import Record, RecordKind
 from storage.rules import check_record
@@ -19,7 +19,9 @@ encode_json = json.JSONEncoder(separators=(",", ":")).encode
 PARTY_FIELDS = (
     "code", "title", "host_platform", "host_user_id", "host_name", "home_platform",
     "home_chat_id", "starts_at", "timezone", "guide_name", "state", "created_at", "go_at",
-    "paused_at", "paused_seconds", "resume_at", "ready_target", "finished_at",
+    "paused_at", "paused_seconds", "resume_at", "ready_target", "finished_at", "seek_seconds",
+    "follow_source", "sequence", "series_id", "episode", "episodes", "repeat_days",
+    "series_anchor",
 )
 PARTY_COLUMNS = "id, " + ", ".join(PARTY_FIELDS)
 CHAT_COLUMNS = "party_id, platform, chat_id, status, is_home, requested_by"
@@ -59,7 +61,25 @@ def party_values(party: Party) -> tuple[Any, ...]:
         party.guide_name, PartyState(party.state).value, aware(party.created_at),
         maybe_aware(party.go_at), maybe_aware(party.paused_at), float(party.paused_seconds),
         maybe_aware(party.resume_at), party.ready_target, maybe_aware(party.finished_at),
+        float(party.seek_seconds), party.follow_source, int(party.sequence),
+        *series_values(party.series),
     )
+
+
+def series_values(series: Series | None) -> tuple[Any, ...]:
+    """A series' columns (series_id, episode, episodes, repeat_days, series_anchor)."""
+    if series is None:
+        return (None, None, None, None, None)
+    return (series.series_id, series.episode, series.episodes, series.repeat_days,
+            series.anchor)
+
+
+def series_of(row: Sequence[Any]) -> Series | None:
+    """The series of a party from its five series columns (all NULL: none)."""
+    series_id, episode, episodes, repeat_days, anchor = row
+    if series_id is None:
+        return None
+    return Series(series_id, episode, repeat_days, anchor, episodes)
 
 
 def party_fields(party: Party) -> dict[str, Any]:
@@ -82,7 +102,8 @@ def party(row: Sequence[Any], chats: list[PartyChat]) -> Party:
         host_name=row[5], home=ChatRef(row[6], row[7]), starts_at=row[8], timezone=row[9],
         guide_name=row[10], state=PartyState(row[11]), created_at=row[12], go_at=row[13],
         paused_at=row[14], paused_seconds=row[15], resume_at=row[16], ready_target=row[17],
-        finished_at=row[18], chats=chats,
+        finished_at=row[18], seek_seconds=row[19], follow_source=row[20], chats=chats,
+        sequence=row[21], series=series_of(row[22:27]),
     )
 
 

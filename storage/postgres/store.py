@@ -225,8 +225,9 @@ class PostgresStore:
         values = rows.party_values(party)
 
         async def run(conn: asyncpg.Connection) -> None:
-            done = await conn.execute(f"UPDATE parties SET {assignments} WHERE id = $19",
-                                      *values, party.id)
+            done = await conn.execute(
+                f"UPDATE parties SET {assignments} WHERE id = ${len(values) + 1}",
+                *values, party.id)
             if work.affected(done) == 0:
                 raise LookupError(f"no party {party.id}")
         await self._write(run, "saving a party")
@@ -257,6 +258,30 @@ class PostgresStore:
             "WHERE id IN (SELECT party_id FROM party_chats WHERE platform = $1 AND chat_id = $2"
             " AND status = 'approved') AND state = ANY($3::text[]) ORDER BY starts_at, id",
             chat.platform, chat.chat_id, [PartyState(s).value for s in states])
+
+    async def party_history(self, chat: ChatRef, offset: int,
+                            limit: int) -> tuple[list[Party], int]:
+        """Return a page of this chat's finished and cancelled parties, newest end first,
+        and how many there are in all."""
+        ended = ("id IN (SELECT party_id FROM party_chats WHERE platform = $1 AND chat_id = $2"
+                 " AND status = 'approved') AND state IN ('finished', 'cancelled')")
+        sql = (f"SELECT {rows.PARTY_COLUMNS} FROM parties WHERE {ended}"
+               " ORDER BY COALESCE(finished_at, starts_at) DESC, id DESC LIMIT $3 OFFSET $4")
+
+        async def run(conn: asyncpg.Connection) -> tuple[list[Party], int]:
+            async with conn.transaction(isolation="repeatable_read", readonly=True):
+                total = await conn.fetchval(f"SELECT count(*) FROM parties WHERE {ended}",
+                                            chat.platform, chat.chat_id)
+                page = await work.load_parties(conn, sql, chat.platform, chat.chat_id, limit,
+                                               offset)
+                return page, int(total)
+        return await self._run(run, "reading the history")
+
+    async def series_episode(self, series_id: int, episode: int) -> Party | None:
+        """Return episode number `episode` of a series, if it was created."""
+        found = await self._read_parties("WHERE series_id = $1 AND episode = $2 ORDER BY id",
+                                         series_id, episode)
+        return found[0] if found else None
 
     async def upsert_party_chat(self, link: PartyChat) -> None:
         """Add a chat to a party or change its link status."""

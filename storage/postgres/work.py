@@ -23,8 +23,9 @@ CHANNEL = "watchparty_actions"
 # two units of work on one party still take turns (it conflicts with itself), while a record
 # or a posted message of that party written elsewhere need not wait for the unit to end.
 LOCK_PARTY = f"SELECT {rows.PARTY_COLUMNS} FROM parties WHERE id = $1 FOR NO KEY UPDATE"
-INSERT_PARTY = (f"INSERT INTO parties ({', '.join(rows.PARTY_FIELDS)}) VALUES "
-                f"({', '.join(f'${i}' for i in range(1, 19))}) RETURNING id")
+_PLACES = ", ".join(f"${i}" for i in range(1, len(rows.PARTY_FIELDS) + 1))
+INSERT_PARTY = (f"INSERT INTO parties ({', '.join(rows.PARTY_FIELDS)}) VALUES ({_PLACES})"
+                " RETURNING id")
 INSERT_HOME = ("INSERT INTO party_chats (party_id, platform, chat_id, status, is_home)"
                " VALUES ($1, $2, $3, 'approved', true)")
 CHATS_OF = (f"SELECT {rows.CHAT_COLUMNS} FROM party_chats WHERE party_id = ANY($1::bigint[])"

@@ -54,9 +54,9 @@ def test_parses(text: str, expected: c.Command) -> None:
 
 
 @pytest.mark.parametrize(("text", "says"), [
-    ("dance", "There's no subcommand “dance”. Known: cancel, create"),
+    ("dance", "There's no subcommand “dance”. Known: calendar, cancel, create"),
     ("create", "/watchparty create needs title, when. Options in order: "
-               "title | when | guide | timezone."),
+               "title | when | guide | timezone | repeat | episodes."),
     ("create Movie", "needs when"),
     ("link", "/watchparty link needs code"),
     ("list everything", "/watchparty list takes no more options; I don't know what to do "

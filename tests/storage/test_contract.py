@@ -18,7 +18,7 @@ import pytest
 
 from bot.actions import Action, ActionKind, ActionStatus, Outcome
 from bot.chats import ChatRef, ChatSettings, Creators
-from bot.party import ACTIVE_STATES, LinkStatus, Party, PartyChat, PartyState
+from bot.party import ACTIVE_STATES, LinkStatus, Party, PartyChat, PartyState, Series
 from bot.ports import LogEntry, SentKind, SentMessage, Store
 from bot.records import Record, RecordKind
 from storage import StoreConflict, StoreUnavailable, UnsupportedDatabase, open_store
@@ -1059,7 +1059,7 @@ async def test_sqlite_uses_wal(sqlite_path: Path) -> None:
 
 async def test_sqlite_migrations_are_recorded_and_idempotent(sqlite_path: Path) -> None:
     versions = ["V1__initial", "V2__record_events_and_message_refs", "V3__action_fences",
-                "V6__seek_and_follow"]
+                "V5__party_life", "V6__seek_and_follow"]
     assert await migrate(sqlite_path) == versions
     assert await migrate(sqlite_path) == []
     store = await SqliteStore.open(sqlite_path)
@@ -1070,7 +1070,8 @@ async def test_sqlite_migrations_are_recorded_and_idempotent(sqlite_path: Path) 
     with sqlite3.connect(sqlite_path) as raw:
         rows = raw.execute("SELECT version, name FROM schema_version").fetchall()
     assert rows == [(1, "V1__initial"), (2, "V2__record_events_and_message_refs"),
-                    (3, "V3__action_fences"), (6, "V6__seek_and_follow")]
+                    (3, "V3__action_fences"), (5, "V5__party_life"),
+                    (6, "V6__seek_and_follow")]
 
 
 async def test_sqlite_v1_file_with_records_upgrades_to_events(sqlite_path: Path) -> None:
@@ -1235,3 +1236,64 @@ async def test_open_store_unavailable_file(tmp_path: Path) -> None:
     garbage.write_bytes(os.urandom(4096))
     with pytest.raises(StoreUnavailable):
         await open_store(f"sqlite:///{garbage}")
+
+
+# ---- the party's life (issue 12): edits, series, history ------------------------------------
+
+async def test_sequence_and_series_round_trip(store: Store) -> None:
+    created = await store.create_party(party())
+    assert created.sequence == 0 and created.series is None
+    series = Series(series_id=created.id, episode=3, repeat_days=7,
+                    anchor="2025-03-07T20:00:00", episodes=10)
+    await store.update_party(replace(created, sequence=2, series=series))
+    loaded = await store.get_party(created.id)
+    assert loaded is not None and loaded.sequence == 2 and loaded.series == series
+    # In a unit of work too, and back to no series.
+    async with store.party(created.id) as tx:
+        assert tx.party is not None and tx.party.series == series
+        tx.party.sequence = 3
+        tx.party.series = replace(series, episodes=None)
+        await tx.save()
+    loaded = await store.get_party(created.id)
+    assert loaded is not None and loaded.sequence == 3
+    assert loaded.series == replace(series, episodes=None)
+
+
+async def test_series_episode_finds_an_episode_by_number(store: Store) -> None:
+    first = await store.create_party(party("AAAAAA"))
+    series = Series(first.id, 1, 7, "2025-03-07T20:00:00", 3)
+    await store.update_party(replace(first, series=series))
+    second = await store.create_party(replace(party("BBBBBB"), series=replace(series, episode=2)))
+    await store.create_party(replace(party("CCCCCC"), series=Series(999, 2, 1, "x")))
+    found = await store.series_episode(first.id, 2)
+    assert found is not None and found.id == second.id and found.code == "BBBBBB"
+    one = await store.series_episode(first.id, 1)
+    assert one is not None and one.id == first.id
+    assert await store.series_episode(first.id, 3) is None
+
+
+async def test_party_history_pages_ended_parties_newest_first(store: Store) -> None:
+    ended = []
+    for number in range(12):
+        made = await store.create_party(party(f"HIST{'ABCDEFGHJKLM'[number]}2",
+                                              starts_at=T0 + timedelta(days=number)))
+        state = PartyState.CANCELLED if number % 3 == 0 else PartyState.FINISHED
+        await store.update_party(replace(made, state=state,
+                                         finished_at=T0 + timedelta(days=number, hours=2)))
+        ended.append(made.id)
+    await store.create_party(party("LIVEA2"))  # scheduled: not history
+    elsewhere = await store.create_party(party("ELSEA2", home=OTHER))
+    await store.update_party(replace(elsewhere, state=PartyState.FINISHED, finished_at=T0))
+    # A chat linked (approved) to an ended party sees it; a pending link does not.
+    await store.upsert_party_chat(PartyChat(ended[0], TELEGRAM, LinkStatus.APPROVED))
+    await store.upsert_party_chat(PartyChat(ended[1], TELEGRAM, LinkStatus.PENDING))
+
+    page, total = await store.party_history(DISCORD, 0, 10)
+    assert total == 12
+    assert [p.id for p in page] == ended[::-1][:10]
+    page, total = await store.party_history(DISCORD, 10, 10)
+    assert total == 12 and [p.id for p in page] == ended[1::-1]
+    assert await store.party_history(DISCORD, 20, 10) == ([], 12)
+    page, total = await store.party_history(TELEGRAM, 0, 10)
+    assert total == 1 and [p.id for p in page] == [ended[0]]
+    assert page[0].chats and page[0].state is PartyState.CANCELLED

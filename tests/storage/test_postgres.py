@@ -20,7 +20,7 @@ from tests.reads import count_records, pending_actions
 from tests.storage.test_contract import T0, action, party, record
 
 ROOT = Path(__file__).resolve().parents[2]
-VERSIONS = ["V1__initial"]
+VERSIONS = ["V1__initial", "V5__party_life", "V6__seek_and_follow"]
 
 
 @pytest.fixture
@@ -51,7 +51,7 @@ async def test_workers_starting_together_migrate_once(fresh_url: str) -> None:
 
     from storage.postgres.store import PostgresStore
 
-    # Five workers start at once on an empty database: one applies V1, the others wait on
+    # Five workers start at once on an empty database: one migrates, the others wait on
     # the advisory lock and find nothing left to do; all of them then work.
     stores = await asyncio.gather(*(PostgresStore.open(fresh_url) for _ in range(5)))
     try:
@@ -63,7 +63,8 @@ async def test_workers_starting_together_migrate_once(fresh_url: str) -> None:
             rows = await conn.fetch("SELECT version, name FROM schema_version ORDER BY version")
         finally:
             await conn.close()
-        assert [(r[0], r[1]) for r in rows] == [(1, "V1__initial")]
+        assert [(r[0], r[1]) for r in rows] == [(1, "V1__initial"), (5, "V5__party_life"),
+                                                (6, "V6__seek_and_follow")]
     finally:
         for store in stores:
             await store.close()

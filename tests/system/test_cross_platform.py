@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ for _folder in ("adapters/discord", "adapters/telegram"):
 
 from discord_helpers import buttons, create_party, export_of  # noqa: E402
 from fakediscord import TOKEN as DISCORD_TOKEN  # noqa: E402
-from fakediscord import FakeDiscord  # noqa: E402
+from fakediscord import FakeDiscord, message_text  # noqa: E402
 from faketelegram import FakeTelegram  # noqa: E402
 
 from .botproc import DATA, bot_env  # noqa: E402
@@ -119,6 +120,8 @@ async def _party(discord: FakeDiscord, telegram: FakeTelegram) -> None:
     _, query = telegram.press(tg_announcement, tom, "Going")
     await telegram.wait_for(lambda: telegram.answer_to(query), what="the RSVP toast")
 
+    await _edit(discord, telegram, (host, gus), code, (announcement, tg_announcement), group)
+
     # Started from Discord: countdown and GO in both chats.
     started = await discord.wait_answer(await discord.slash(host, "start", home, when="now"))
     assert "Countdown started" in started.text, started.text
@@ -181,6 +184,48 @@ async def _party(discord: FakeDiscord, telegram: FakeTelegram) -> None:
         assert len(discord.find(text, home)) == 1, text
         assert sum(text in p.text for p in telegram.in_chat(group)) == 1, text
     assert not any("asks to link" in p.text for p in telegram.in_chat(group))
+
+
+async def _edit(discord: FakeDiscord, telegram: FakeTelegram, people: tuple[Any, Any],
+                code: str, announcements: tuple[dict[str, Any], Any], group: Any) -> None:
+    """Edited from Discord: both announcements change in place, the RSVPs and code stay."""
+    home = discord.channels[0]
+    host, guest = people
+    announcement, tg_announcement = announcements
+    refused = await discord.wait_answer(await discord.slash(guest, "edit", home, party=code,
+                                                            title="Mine"))
+    assert refused.ephemeral and "Only the host (Hana)" in refused.text, refused.text
+    moved = (datetime.now(UTC) + timedelta(hours=2)).replace(second=0, microsecond=0)
+    shown = f"{moved:%a %d %b %Y, %H:%M} UTC"
+    edited = await discord.wait_answer(await discord.slash(
+        host, "edit", home, party=code, title="Cross Night, moved", when=moved.isoformat(),
+        guide="three-act-film"))
+    stamp = f"<t:{int(moved.timestamp())}:F>"
+    assert edited.ephemeral and f"moved to {stamp}" in edited.text, edited.text
+    line = await telegram.wait_post(group, "✏️")
+    assert f"moved to {shown}" in line.text and "renamed from Cross Night" in line.text
+    assert "guide now three-act-film" in line.text
+    await discord.wait_message("✏️", home)
+    await telegram.wait_for(lambda: "Cross Night, moved" in tg_announcement.text
+                            and "three acts" in tg_announcement.text, what="the TG edit")
+    await discord.wait_until(lambda: "Cross Night, moved" in str(announcement["embeds"]), 10,
+                             "the Discord edit")
+    # Back to the party's own guide (the prompts below are its questions).
+    await discord.wait_answer(await discord.slash(host, "edit", home, party=code,
+                                                  guide="cross-platform"))
+    await telegram.wait_for(lambda: "three acts" not in tg_announcement.text, what="TG again")
+    # Each viewer's own zone on Discord; the chat's zone (UTC here) under Telegram's entity.
+    for text, discord_text in ((shown, stamp),
+                               ("Going 2", "Going 2"), (f"`{code}`", code)):
+        assert text.strip("`") in tg_announcement.text, (text, tg_announcement.text)
+        assert discord_text in message_text(announcement), message_text(announcement)
+    assert len([p for p in telegram.in_chat(group) if "Going" in p.text]) == 1  # not reposted
+    # The Discord scheduled event moved with it.
+    [event] = [e for e in discord.events.values()
+               if code in ((e.get("entity_metadata") or {}).get("location") or "")]
+    await discord.wait_until(lambda: datetime.fromisoformat(
+        event["scheduled_start_time"]) == moved, 10, "the event to move")
+    assert event["name"] == "Cross Night, moved"
 
 
 async def _export_with_reactions(discord: FakeDiscord, mod: Any, code: str) -> dict[str, Any]:

@@ -76,7 +76,8 @@ BAD_OPTIONS = [
     ("create", [{"name": "title", "type": 3, "value": "Movie night"},
                 {"name": "when", "type": 3, "value": "in 1h"},
                 {"name": "room", "type": 3, "value": "big"}],
-     "/watchparty create has no option room (its options: title, when, guide, timezone)."),
+     "/watchparty create has no option room (its options: title, when, guide, timezone, "
+     "repeat, episodes)."),
     ("info", [{"name": "code", "type": 3, "value": "K7Q2MX"}],
      "/watchparty info has no option code (its options: party)."),
     ("export", [{"name": "format", "type": 3, "value": "pdf"}],

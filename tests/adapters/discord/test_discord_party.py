@@ -23,7 +23,7 @@ async def test_whole_party(fake: FakeDiscord, bot: RunningBot) -> None:
     assert embed["title"] == "Quick Film night"
     assert re.search(r"<t:\d+:F> \(<t:\d+:R>\)", embed["description"])
     assert "Quick Film" in embed["description"] and f"`{code}`" in embed["description"]
-    assert buttons(announcement) == ["Going", "Maybe", "Not going"]
+    assert buttons(announcement) == ["Going", "Maybe", "Not going", "Add to calendar"]
 
     # RSVP with the button: an ephemeral answer, and the announcement's count is edited
     rsvp = await fake.wait_answer(await fake.click(guest, announcement, "Going"))

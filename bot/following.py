@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot import render
+from bot import render, render_feeds
 from bot.actions import Action, ActionKind, ActionStatus
 from bot.errors import UserError
 from bot.feeds import (
@@ -151,7 +151,7 @@ class Following:
             log.warning("party %s: %s", f.party_id, exc)
             reason = _reason(exc)
             await self._stop_following(f)
-            await self._tell(f, lambda p: render.feed_refused(p, f.feed.source, reason))
+            await self._tell(f, lambda p: render_feeds.feed_refused(p, f.feed.source, reason))
         except Exception:
             log.exception("following %s for party %s failed", f.source, f.party_id)
         finally:
@@ -194,7 +194,7 @@ class Following:
 
     def _lost_notice(self, f: Followed) -> Build:
         seconds, now = int(self._lost_after), self._d.clock.now()
-        return lambda p: render.feed_lost(p, position(p, now), f.feed.source, seconds)
+        return lambda p: render_feeds.feed_lost(p, position(p, now), f.feed.source, seconds)
 
     async def _tell(self, f: Followed, build: Build) -> None:
         party = await self._d.store.get_party(f.party_id)
@@ -212,7 +212,7 @@ class Following:
         if f.lost:
             f.lost = False
             at = report.position_at(self._d.clock.now())
-            await self._tell(f, lambda p: render.feed_back(p, at, f.feed.source))
+            await self._tell(f, lambda p: render_feeds.feed_back(p, at, f.feed.source))
         decision = self._decide(party, report)
         if decision.action is FeedAction.NOTHING and not self._drifted(party, report):
             return True
@@ -252,18 +252,18 @@ class Following:
             return None
         if decision.action is FeedAction.SEEK:
             await move_clock(d, tx, party, at, now)
-            return lambda zone: render.sought(party, at, by, source)
+            return lambda zone: render_feeds.sought(party, at, by, source)
         if decision.action is FeedAction.PAUSE:
             set_position(party, now, at)
             party.transition(PartyState.PAUSED)
             party.paused_at = now
             await tx.save()
             await tx.cancel_actions(FILM_KINDS)
-            who = render.feed_by(by, source)
+            who = render_feeds.feed_by(by, source)
             return lambda zone: render.paused(party, at, who)
         if decision.action is FeedAction.RESUME:
             await self._resume(tx, party, at, now)
-            return lambda zone: render.feed_resumed(party, at, by, source)
+            return lambda zone: render_feeds.feed_resumed(party, at, by, source)
         if decision.action is FeedAction.START:
             await self._start(tx, party, at, now)
         return None

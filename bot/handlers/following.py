@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot import commands as c
-from bot import render
+from bot import render_feeds
 from bot.actions import Action, ActionKind
 from bot.errors import UserError
 from bot.feeds import FeedSource, parse_source
@@ -49,7 +49,7 @@ async def follow(d: Deps, ctx: c.Context, cmd: c.FollowParty) -> c.Reply:
 
 
 def _followed(party: Party, source: FeedSource) -> Message:
-    return render.followed(party, source.kind, source.target, source.where())
+    return render_feeds.followed(party, source.kind, source.target, source.where())
 
 
 async def unfollow(d: Deps, ctx: c.Context, cmd: c.UnfollowParty) -> c.Reply:
@@ -67,9 +67,9 @@ async def unfollow(d: Deps, ctx: c.Context, cmd: c.UnfollowParty) -> c.Reply:
         await d.following.unfollow(party.id)
     at = position(party, d.clock.now())
     by = ctx.actor.display_name
-    await d.broadcast(party, lambda zone: render.unfollowed(party, at, by), SentKind.NOTICE,
+    await d.broadcast(party, lambda zone: render_feeds.unfollowed(party, at, by), SentKind.NOTICE,
                       Priority.NORMAL)
-    return c.Reply(render.unfollowed(party, at, by), private=True,
+    return c.Reply(render_feeds.unfollowed(party, at, by), private=True,
                    posted_here=d.in_party(party, ctx.chat))
 
 
@@ -83,10 +83,11 @@ def feed_line(d: Deps, party: Party) -> Message | None:
             source = parse_source(party.follow_source, (f"{_host(party.follow_source)}",))
         except UserError:
             return None
-        return render.feed_status(source.kind, source.target, source.where(), None, None, False)
+        return render_feeds.feed_status(source.kind, source.target, source.where(), None,
+                                        None, False)
     now = d.clock.now()
     last = status.last
-    return render.feed_status(status.source.kind, status.source.target, status.source.where(),
+    return render_feeds.feed_status(status.source.kind, status.source.target, status.source.where(),
                               last.position_at(now) if last is not None else None,
                               (now - last.received_at).total_seconds() if last else None,
                               status.lost or status.refused)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot import commands as c
-from bot import render
+from bot import render_feeds
 from bot.actions import Action, ActionKind
 from bot.errors import UserError
 from bot.handlers.deps import Deps, loaded
@@ -34,7 +34,7 @@ async def seek(d: Deps, ctx: c.Context, cmd: c.SeekParty) -> c.Reply:
         target = seek_target(cmd.position, position(party, now) or 0.0, guide, end)
         await move_clock(d, tx, party, target, now)
     await clock_moved(d, party, target, ctx.actor.display_name)
-    return c.Reply(render.sought(party, target, ctx.actor.display_name), private=True,
+    return c.Reply(render_feeds.sought(party, target, ctx.actor.display_name), private=True,
                    posted_here=d.in_party(party, ctx.chat))
 
 
@@ -91,5 +91,5 @@ async def clock_moved(d: Deps, party: Party, target: float, by: str,
                       source: str | None = None) -> None:
     """After the commit: wake the timer and tell every linked chat, in one line."""
     await d.wake()
-    await d.broadcast(party, lambda zone: render.sought(party, target, by, source),
+    await d.broadcast(party, lambda zone: render_feeds.sought(party, target, by, source),
                       SentKind.NOTICE, Priority.COUNTDOWN)

@@ -17,7 +17,19 @@ from bot.formats import relative as relative
 from bot.guide import Guide, GuidePoll
 from bot.party import Party, PartyState
 from bot.records import Rsvp
-from bot.richtext import Bold, Button, Code, Italic, Message, Poll, Span, Text, Timestamp, TimeStyle
+from bot.richtext import (
+    Bold,
+    Button,
+    Code,
+    Italic,
+    Message,
+    PartyFacts,
+    Poll,
+    Span,
+    Text,
+    Timestamp,
+    TimeStyle,
+)
 from bot.tally import Summary, Tally
 from bot.timeparse import format_position
 
@@ -81,11 +93,9 @@ def announcement(party: Party, guide: Guide | None, tally: Tally, zone: str,
             (Button("Add to calendar", buttons.calendar(party.id)),)) \
         if party.state in (PartyState.SCHEDULED, PartyState.COUNTING_DOWN) else ()
     # What an adapter may mirror elsewhere (Discord keeps a scheduled event in step).
-    facts = {"party.code": party.code, "party.state": party.state.value,
-             "party.starts_at": party.starts_at.isoformat(), "party.title": party.title}
-    if guide is not None:
-        facts["party.runtime_seconds"] = str(guide.runtime_seconds)
-    return Message(tuple(spans), rows, title=party.title, extra=facts)
+    facts = PartyFacts(party.code, party.title, party.state.value, party.starts_at,
+                       guide.runtime_seconds if guide is not None else None)
+    return Message(tuple(spans), rows, title=party.title, about=facts)
 
 
 def created(party: Party, guide: Guide | None, zone: str) -> Message:

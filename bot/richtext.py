@@ -76,6 +76,18 @@ class Poll:
 
 
 @dataclass(frozen=True, slots=True)
+class PartyFacts:
+    """What an announcement announces, for a platform that mirrors it elsewhere (Discord keeps a
+    scheduled event in step with it): typed, so no gateway parses the message's text."""
+
+    code: str
+    title: str
+    state: str
+    starts_at: datetime
+    runtime_seconds: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     """One outbound message: spans (line breaks are '\\n' inside Text), buttons in rows, a poll.
 
@@ -90,6 +102,7 @@ class Message:
     reply_to: str | None = None
     title: str | None = None
     extra: dict[str, str] = field(default_factory=dict, compare=False)
+    about: PartyFacts | None = field(default=None, compare=False)
 
     def plain(self) -> str:
         """Return the message as plain text (fallbacks for timestamps)."""

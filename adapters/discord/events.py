@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import discord
 
 from bot.chats import ChatRef
+from bot.richtext import PartyFacts
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +42,9 @@ class ScheduledEvents:
         self._denied: dict[int, float] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def announcement_changed(self, chat: ChatRef, facts: dict[str, str]) -> None:
+    def announcement_changed(self, chat: ChatRef, facts: PartyFacts) -> None:
         """Bring the party's event in this chat's server in step, in the background."""
-        if "party.code" not in facts:
-            return
-        task = asyncio.create_task(self._sync(chat, dict(facts)))
+        task = asyncio.create_task(self._sync(chat, facts))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -61,14 +60,14 @@ class ScheduledEvents:
         guild = getattr(channel, "guild", None)
         return guild if isinstance(guild, discord.Guild) else None
 
-    async def _sync(self, chat: ChatRef, facts: dict[str, str]) -> None:
+    async def _sync(self, chat: ChatRef, facts: PartyFacts) -> None:
         guild = self._guild(chat)
         if guild is None:
             return
         denied_at = self._denied.get(guild.id)
         if denied_at is not None and time.monotonic() - denied_at < RETRY_DENIED_AFTER:
             return
-        key = (guild.id, facts["party.code"])
+        key = (guild.id, facts.code)
         async with self._locks.setdefault(key, asyncio.Lock()):
             try:
                 await self._apply(guild, key, facts)
@@ -89,18 +88,16 @@ class ScheduledEvents:
         return None
 
     async def _apply(self, guild: discord.Guild, key: tuple[int, str],
-                     facts: dict[str, str]) -> None:
-        code, state = key[1], facts["party.state"]
-        start = datetime.fromisoformat(facts["party.starts_at"])
-        runtime = timedelta(seconds=int(facts.get("party.runtime_seconds") or 0)) \
-            or DEFAULT_RUNTIME
+                     facts: PartyFacts) -> None:
+        code, state, start = key[1], facts.state, facts.starts_at
+        runtime = timedelta(seconds=facts.runtime_seconds or 0) or DEFAULT_RUNTIME
         event = self._events.get(key)
         if event is None:
             event = await self._find(guild, code)
         if event is None:
             if state not in _LIVE:
                 return
-            title = facts.get("party.title") or f"Watch party {code}"
+            title = facts.title or f"Watch party {code}"
             event = await guild.create_scheduled_event(
                 name=title[:100], start_time=start, end_time=start + runtime,
                 entity_type=discord.EntityType.external,
@@ -109,7 +106,7 @@ class ScheduledEvents:
             log.info("created scheduled event %s for party %s in server %s", event.id, code,
                      guild.id)
         elif event.status is discord.EventStatus.scheduled:
-            name = (facts.get("party.title") or event.name)[:100]
+            name = (facts.title or event.name)[:100]
             if state in _LIVE and (event.start_time != start or event.name != name
                                    or event.end_time != start + runtime):
                 # Moved (an early start, an edit), renamed, or a new guide's runtime.

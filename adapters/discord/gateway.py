@@ -16,7 +16,7 @@ import asyncio
 import io
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -75,8 +75,7 @@ def answer_hint(message: Message) -> Message:
                   and s.text == render.ANSWER_HINT else s for s in message.spans)
     if spans == message.spans:
         return message
-    return Message(spans, message.buttons, message.poll, message.mentions, message.reply_to,
-                   message.title, message.extra)
+    return replace(message, spans=spans)
 
 
 def pieces(message: Message) -> list[Piece]:
@@ -143,9 +142,8 @@ class DiscordGateway:
 
     def _mirror(self, chat: ChatRef, message: Message) -> None:
         """Keep the party's scheduled event in step with its announcement."""
-        if self._events is not None and "party.code" in message.extra:
-            self._events.announcement_changed(chat, {**message.extra,
-                                                     "party.title": message.title or ""})
+        if self._events is not None and message.about is not None:
+            self._events.announcement_changed(chat, message.about)
 
     def _channel(self, chat: ChatRef) -> discord.PartialMessageable:
         if not chat.chat_id.isdigit():

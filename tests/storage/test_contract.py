@@ -1057,7 +1057,8 @@ async def test_sqlite_uses_wal(sqlite_path: Path) -> None:
 
 
 async def test_sqlite_migrations_are_recorded_and_idempotent(sqlite_path: Path) -> None:
-    versions = ["V1__initial", "V2__record_events_and_message_refs", "V3__action_fences"]
+    versions = ["V1__initial", "V2__record_events_and_message_refs", "V3__action_fences",
+                "V4__workers"]
     assert await migrate(sqlite_path) == versions
     assert await migrate(sqlite_path) == []
     store = await SqliteStore.open(sqlite_path)
@@ -1068,7 +1069,7 @@ async def test_sqlite_migrations_are_recorded_and_idempotent(sqlite_path: Path) 
     with sqlite3.connect(sqlite_path) as raw:
         rows = raw.execute("SELECT version, name FROM schema_version").fetchall()
     assert rows == [(1, "V1__initial"), (2, "V2__record_events_and_message_refs"),
-                    (3, "V3__action_fences")]
+                    (3, "V3__action_fences"), (4, "V4__workers")]
 
 
 async def test_sqlite_v1_file_with_records_upgrades_to_events(sqlite_path: Path) -> None:

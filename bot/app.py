@@ -12,11 +12,12 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Protocol, TextIO
+from typing import Any, Protocol, TextIO
 
 from adapters.console import texts as console_texts
 from adapters.console.chat import CHAT as CONSOLE_CHAT
 from adapters.console.chat import ConsoleChat, ConsoleGateway, is_tty, start_reader
+from adapters.web import WebServer
 from bot.clock import ScaledClock, SystemClock
 from bot.errors import ConfigurationError
 from bot.guide import BUILTIN_DIR, GuideLibrary
@@ -30,6 +31,9 @@ from bot.settings import Settings
 from storage import open_store
 
 log = logging.getLogger(__name__)
+
+# How long GET /healthz waits for the database before it calls it unavailable.
+HEALTH_TIMEOUT = 2.0
 
 
 @dataclass
@@ -104,7 +108,8 @@ async def build(settings: Settings, store: Store, clock: Clock,
                         late_note_after=timedelta(seconds=15 * speed),
                         countdown=timedelta(seconds=settings.countdown_seconds),
                         resume_countdown=timedelta(seconds=settings.resume_countdown_seconds),
-                        ready_check=timedelta(seconds=settings.ready_check_seconds))
+                        ready_check=timedelta(seconds=settings.ready_check_seconds),
+                        worker_id=settings.worker_id)
     core = WatchParty(store, clock, outbox, library or guide_library(settings), config)
     scheduler = Scheduler(store, clock, core.fire, owner=settings.worker_id)
     core.on_schedule(scheduler.schedule)
@@ -171,7 +176,11 @@ async def run_console(settings: Settings, speed: float = 1.0, stdin: TextIO | No
 
 
 class PlatformAdapter(Protocol):
-    """What the composition root needs of a platform adapter (Discord, Telegram)."""
+    """What the composition root needs of a platform adapter (Discord, Telegram).
+
+    Optionally also `web_routes()`, the aiohttp routes it serves on PORT (the Telegram
+    webhook), and `health()`, what GET /healthz says of it (shards, poller).
+    """
 
     platform: str
     gateway: ChatGateway
@@ -229,6 +238,16 @@ async def serve(settings: Settings, adapters: Sequence[PlatformAdapter], stop: a
         await store.close()
         raise
     shutdowns = [Shutdown() for _ in adapters]
+    web_server: WebServer | None = None
+    if settings.port is not None:
+        routes = [route for adapter in adapters
+                  for route in getattr(adapter, "web_routes", list)()]
+        web_server = WebServer(settings.port, lambda: health(settings, store, adapters), routes)
+        try:
+            await web_server.start()
+        except OSError as err:
+            await runtime.stop()
+            raise ConfigurationError(f"PORT: {err}") from None
 
     async def wind_down(running: list[asyncio.Task[None]]) -> None:
         await stop.wait()
@@ -261,7 +280,31 @@ async def serve(settings: Settings, adapters: Sequence[PlatformAdapter], stop: a
             raise config from None
         raise
     finally:
-        await runtime.stop()
+        try:
+            await runtime.stop()
+        finally:
+            if web_server is not None:
+                await web_server.stop()
+
+
+async def health(settings: Settings, store: Store,
+                 adapters: Sequence[PlatformAdapter]) -> tuple[bool, dict[str, Any]]:
+    """What GET /healthz answers: healthy when the database answers, and this worker's facts."""
+    try:
+        await asyncio.wait_for(store.ping(), HEALTH_TIMEOUT)
+        database = True
+    except Exception as exc:
+        log.warning("health check: the database does not answer (%s)", type(exc).__name__)
+        database = False
+    body: dict[str, Any] = {"worker": settings.worker_id,
+                            "adapters": [adapter.platform for adapter in adapters],
+                            "shards": None, "poller": None,
+                            "database": "ok" if database else "unavailable"}
+    for adapter in adapters:
+        report = getattr(adapter, "health", None)
+        if report is not None:
+            body.update(report())
+    return database, body
 
 
 def _configuration_error(group: BaseExceptionGroup[BaseException]) -> ConfigurationError | None:

@@ -41,6 +41,7 @@ class CoreConfig:
     resume_countdown: timedelta = timedelta(seconds=5)
     ready_check: timedelta = timedelta(minutes=2)
     late_note_after: timedelta = timedelta(seconds=15)
+    worker_id: str = "worker"  # this worker's name in leases (WORKER_ID)
 
 
 class Deps:

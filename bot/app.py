@@ -24,7 +24,7 @@ from bot.guide import BUILTIN_DIR, GuideLibrary
 from bot.lifecycle import Shutdown
 from bot.outbox import UNLIMITED, Outbox, RateLimits
 from bot.party import ACTIVE_STATES
-from bot.ports import ChatGateway, Clock, Store
+from bot.ports import ActionWakeups, ChatGateway, Clock, Store
 from bot.scheduler import Scheduler
 from bot.service import CoreConfig, WatchParty
 from bot.settings import Settings
@@ -113,6 +113,9 @@ async def build(settings: Settings, store: Store, clock: Clock,
     core = WatchParty(store, clock, outbox, library or guide_library(settings), config)
     scheduler = Scheduler(store, clock, core.fire, owner=settings.worker_id)
     core.on_schedule(scheduler.schedule)
+    if isinstance(store, ActionWakeups):
+        # Other workers' actions: this timer sleeps until the earliest one it knows of.
+        store.on_actions_added(scheduler.wake)
     return Runtime(store, clock, outbox, core, scheduler)
 
 

@@ -193,6 +193,20 @@ SendScope = tuple[str, tuple[tuple[int, float], ...], int]
 RecordRow = tuple[int, str, str, str, str, str, int, float | None, str, str | None, str | None]
 
 
+@runtime_checkable
+class ActionWakeups(Protocol):
+    """A store shared by several workers that hears when any of them adds actions.
+
+    PostgreSQL's LISTEN/NOTIFY: `wake` is called on each notice, every few seconds as a
+    fallback, and after a lost connection comes back, so an earlier action another worker
+    added is not slept past.
+    """
+
+    def on_actions_added(self, wake: Callable[[], None]) -> None:
+        """Call `wake` whenever actions may have been added by any worker."""
+        ...
+
+
 class Store(Protocol):
     """Everything the core stores; every method is atomic and durable when it returns."""
 

@@ -7,7 +7,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from bot.ports import Store
 
-ACCEPTED_URLS = "sqlite:///relative/path.db, sqlite:////absolute/path.db, sqlite://:memory:, memory://"
+ACCEPTED_URLS = ("sqlite:///relative/path.db, sqlite:////absolute/path.db, sqlite://:memory:, "
+                 "memory://, postgresql://USER:PASSWORD@HOST:PORT/DB")
+POSTGRES_NEEDS = ("a postgresql:// DATABASE_URL needs asyncpg, which is not installed: "
+                  "pip install 'watchparty[postgres]'")
 
 
 class UnsupportedDatabase(ValueError):
@@ -40,7 +43,7 @@ def sqlite_path(database_url: str) -> str | None:
 
 
 async def open_store(database_url: str) -> Store:
-    """Open the store a `DATABASE_URL` names, migrating SQLite (a file or `:memory:`) first."""
+    """Open the store a `DATABASE_URL` names, migrating it (SQLite file or PostgreSQL) first."""
     scheme, sep, _ = database_url.partition("://")
     scheme = scheme.lower() if sep else ""
     if scheme == "memory":
@@ -53,8 +56,14 @@ async def open_store(database_url: str) -> Store:
         from storage.sqlite import SqliteStore
 
         return await SqliteStore.open(path)
-    if scheme.startswith("postgres"):
-        raise UnsupportedDatabase("PostgreSQL support is not installed yet")
+    if scheme in ("postgresql", "postgres"):
+        try:
+            from storage.postgres.store import PostgresStore
+        except ImportError as err:
+            if err.name != "asyncpg":
+                raise
+            raise UnsupportedDatabase(POSTGRES_NEEDS) from None
+        return await PostgresStore.open(database_url)
     # Name only the scheme: the rest of a URL may carry a password.
     named = f"'{scheme}'" if scheme else "(none)"
     raise UnsupportedDatabase(f"unsupported DATABASE_URL scheme {named}; accepted: {ACCEPTED_URLS}")

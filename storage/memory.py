@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -17,7 +16,15 @@ from bot.ports import LogEntry, RecordRow, SendScope, SentKind, SentMessage, Upd
 from bot.ratelimits import longest_window_ms, window_wait_ms
 from bot.records import Record, RecordKind
 from storage import StoreConflict
-from storage.rules import FOLLOWERS, WorkOnParty, check_addable, check_record, follow, work_party_id
+from storage.rules import (
+    FOLLOWERS,
+    PartyLocks,
+    WorkOnParty,
+    check_addable,
+    check_record,
+    follow,
+    work_party_id,
+)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
@@ -198,8 +205,7 @@ class MemoryStore:
         self._leases: dict[str, tuple[str, datetime]] = {}
         self._updates: dict[tuple[str, int], tuple[str, datetime, bool]] = {}
         self._slots: dict[str, list[int]] = {}
-        # A party's lock and how many units of work hold or wait for it; dropped when none do.
-        self._party_locks: dict[int, tuple[asyncio.Lock, int]] = {}
+        self._party_locks = PartyLocks()
         self._closed = False
 
     def _next_id(self, table: str) -> int:
@@ -223,15 +229,7 @@ class MemoryStore:
     @asynccontextmanager
     async def _unit(self, party_id: int | None,
                     begin: Callable[[], Party | None]) -> AsyncIterator[MemoryWork]:
-        # A new party's id is unknown until it is inserted, and nobody else can hold it yet.
-        lock = self._take_lock(party_id) if party_id else None
-        try:
-            if lock is not None:
-                await lock.acquire()
-        except BaseException:
-            self._drop_lock(party_id)
-            raise
-        try:
+        async with self._party_locks.hold(party_id):
             party = begin()
             work = MemoryWork(self, work_party_id(party_id, party), party)
             if party_id is None and party is not None:
@@ -243,24 +241,6 @@ class MemoryStore:
                 for step in reversed(work.undo):
                     step()
                 raise
-        finally:
-            if lock is not None:
-                lock.release()
-                self._drop_lock(party_id)
-
-    def _take_lock(self, party_id: int) -> asyncio.Lock:
-        lock, users = self._party_locks.get(party_id, (asyncio.Lock(), 0))
-        self._party_locks[party_id] = (lock, users + 1)
-        return lock
-
-    def _drop_lock(self, party_id: int | None) -> None:
-        if party_id is None:
-            return
-        lock, users = self._party_locks[party_id]
-        if users > 1:
-            self._party_locks[party_id] = (lock, users - 1)
-        else:
-            del self._party_locks[party_id]
 
     def _drop_party(self, party_id: int) -> None:
         self._parties.pop(party_id, None)

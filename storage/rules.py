@@ -3,7 +3,9 @@ and what follows a chat that changes its id."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -57,6 +59,37 @@ class WorkOnParty:
         if party_id != self.party_id:
             raise ValueError(f"party {party_id} is not this unit of work's party "
                              f"{self.party_id}")
+
+
+class PartyLocks:
+    """One asyncio lock per party, held by the units of work of this process in turn (FIFO).
+
+    The memory store's only guard. On a database a saving, never the guard: a unit of work
+    waiting here holds no connection and, in one process, units on one party begin in the
+    order they were asked for; the database's own lock is what keeps workers apart.
+    """
+
+    def __init__(self) -> None:
+        # A party's lock and how many units of work hold or wait for it; dropped when none do.
+        self._locks: dict[int, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, party_id: int | None) -> AsyncIterator[None]:
+        """Hold the lock of `party_id` (none for a party being created, nobody has its id)."""
+        if not party_id:
+            yield
+            return
+        lock, users = self._locks.get(party_id, (asyncio.Lock(), 0))
+        self._locks[party_id] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[party_id]
+            if users > 1:
+                self._locks[party_id] = (lock, users - 1)
+            else:
+                del self._locks[party_id]
 
 
 @dataclass(frozen=True, slots=True)

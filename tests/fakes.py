@@ -13,7 +13,6 @@ from bot.clock import ManualClock
 from bot.ports import Store
 from bot.richtext import Message
 from bot.settings import Settings
-from storage.sqlite import SqliteStore
 from tests.people import moderates, moderator
 
 DATA = Path(__file__).parent / "core" / "data"
@@ -84,10 +83,11 @@ def ctx(actor: Actor = HOST, chat: ChatRef = HOME) -> c.Context:
 
 
 class SettlingClock(ManualClock):
-    """A manual clock whose settling also waits for a SQLite store's threads to finish.
+    """A manual clock whose settling also waits for the store's calls to finish.
 
-    A quiet event loop is not a quiet bot when the store works on threads of its own: a task
-    waiting for a statement is not runnable, yet it has work left.
+    A quiet event loop is not a quiet bot when the store works on threads of its own (SQLite)
+    or waits for a server's answer (PostgreSQL): a task waiting for a statement is not
+    runnable, yet it has work left.
     """
 
     def __init__(self, start: datetime, store: Store) -> None:
@@ -97,8 +97,9 @@ class SettlingClock(ManualClock):
     async def settle(self, rounds: int = 50) -> None:
         """Let every runnable task run, and every store call end, until all is quiet."""
         await super().settle(rounds)
-        if isinstance(self._store, SqliteStore):
-            while await self._store.idle():
+        idle = getattr(self._store, "idle", None)  # SqliteStore and PostgresStore have it
+        if idle is not None:
+            while await idle():
                 await super().settle(rounds)
 
 

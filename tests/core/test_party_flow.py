@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from bot import buttons
 from bot import commands as c
 from bot.party import PartyState
 from bot.ports import SentKind
 from bot.records import RecordKind
 from tests.fakes import GUEST, HOME, HOST, MOD, Bot
+from tests.postgres import STORES
 from tests.reads import pending_actions
+
+# The party flow on every store, PostgreSQL too.
+pytestmark = pytest.mark.parametrize("bot", STORES, indirect=True)
 
 
 def at(hh: int, mm: int, ss: int = 0) -> datetime:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bot import commands as c
 from bot.actions import ActionKind
 from bot.party import PartyState
 from tests.fakes import GUEST, HOME, HOST, MOD, OTHER, Bot
+from tests.postgres import STORES
 from tests.reads import count_records
+
+# The party flow on every store, PostgreSQL too.
+pytestmark = pytest.mark.parametrize("bot", STORES, indirect=True)
 
 
 async def test_retention_removes_an_old_partys_records(bot: Bot) -> None:

@@ -10,6 +10,7 @@ import pytest
 from bot.ports import Store
 from storage.memory import MemoryStore
 from storage.sqlite import SqliteStore
+from tests.postgres import URL, database_url, empty_database
 from tests.storage.backends import Backend
 
 
@@ -32,7 +33,25 @@ def _sqlite(tmp_path: Path) -> Backend:
     return Backend("sqlite", opener, durable=True, url=f"sqlite:///{path}")
 
 
-BACKENDS: dict[str, Callable[[Path], Backend]] = {"memory": _memory, "sqlite": _sqlite}
+def _postgres(tmp_path: Path) -> Backend:
+    # One database for the whole test run, emptied when a test opens its first store.
+    emptied = False
+
+    async def opener() -> Store:
+        nonlocal emptied
+        from storage.postgres.store import PostgresStore
+
+        url = await database_url()
+        if not emptied:
+            await empty_database()
+            emptied = True
+        return await PostgresStore.open(url)
+
+    return Backend("postgres", opener, durable=True, url=URL)
+
+
+BACKENDS: dict[str, Callable[[Path], Backend]] = {"memory": _memory, "sqlite": _sqlite,
+                                                  "postgres": _postgres}
 DURABLE = sorted(name for name, make in BACKENDS.items() if make(Path("unused")).durable)
 
 

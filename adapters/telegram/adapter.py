@@ -223,7 +223,8 @@ class TelegramAdapter:
             await self._register_commands()
             await app.start()
             if self.webhook is not None or self.elect:
-                self._once = Once(core, self.bot_id)
+                self._once = (Once(core, self.bot_id) if self.webhook is not None else
+                              Once(core, self.bot_id, claim_seconds=self.lease_seconds))
                 pruning = asyncio.create_task(self._once.prune(shutdown.stop),
                                               name="telegram-prune")
             if self.webhook is not None:

@@ -28,8 +28,9 @@ from bot.service import WatchParty
 log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-# How long a worker's claim on an update lasts: a worker that dies handling one leaves it to
-# another after this long (handling takes well under a second; exports run in the background).
+# How long a worker's claim on a posted update lasts: a worker that dies handling one leaves it
+# to another after this long (handling takes well under a second; exports run in the
+# background). A poller's claims last as long as its lease: its successor waits no longer.
 CLAIM_SECONDS = 30.0
 # While another worker handles an update, look again this often.
 BUSY_PAUSE = 0.5
@@ -117,9 +118,11 @@ class PollerLease:
 class Once:
     """Handles each update once across workers: claim by update_id, handle, mark done."""
 
-    def __init__(self, core: WatchParty, bot_id: int) -> None:
+    def __init__(self, core: WatchParty, bot_id: int, claim_seconds: float = CLAIM_SECONDS
+                 ) -> None:
         self.core = core
         self.source = f"telegram:{bot_id}"
+        self.claim_seconds = claim_seconds
 
     async def claim(self, update_id: int, patience: float | None) -> bool | None:
         """True: handle it now; False: handled already; None: still another's after `patience`.
@@ -129,7 +132,8 @@ class Once:
         deadline = None if patience is None else time.monotonic() + patience
         while True:
             try:
-                claim = await self.core.claim_update(self.source, update_id, CLAIM_SECONDS)
+                claim = await self.core.claim_update(self.source, update_id,
+                                                     self.claim_seconds)
             except Exception as exc:
                 log.warning("could not claim Telegram update %s (%s); trying again", update_id,
                             type(exc).__name__)

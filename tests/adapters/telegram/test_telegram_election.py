@@ -83,13 +83,18 @@ async def wait_exit(proc: subprocess.Popen[bytes], within: float) -> int:
     raise AssertionError("the worker did not exit")
 
 
+def said(log: Path) -> str:
+    """What a worker has logged so far."""
+    return log.read_text(errors="replace")
+
+
 async def wait_log(log: Path, text: str, within: float) -> None:
     """Wait until a worker's log says `text`."""
     for _ in range(int(within / 0.1)):
-        if text in log.read_text(errors="replace"):
+        if text in said(log):
             return
         await asyncio.sleep(0.1)
-    raise AssertionError(f"{log.name} never said {text!r}:\n{log.read_text()[-2000:]}")
+    raise AssertionError(f"{log.name} never said {text!r}:\n{said(log)[-2000:]}")
 
 
 @pytest.mark.timeout(180)

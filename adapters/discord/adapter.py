@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import Any
 
 import discord
 import discord.gateway
 import discord.http
 import yarl
 
-from adapters.discord.client import WatchpartyClient
+from adapters.discord.client import ShardedWatchpartyClient, WatchpartyClient
 from adapters.discord.gateway import PLATFORM, DiscordGateway
 from adapters.discord.interactions import Interactions
 from bot.errors import ConfigurationError
@@ -51,9 +52,19 @@ class DiscordAdapter:
         self._gateway_url = settings.discord_gateway_url
         self.limits = RateLimits.parse(settings.discord_rate_limits)
         self.bridge = Interactions()
-        self.client = WatchpartyClient(dev_guild_id=settings.discord_dev_guild_id,
-                                       bridge=self.bridge)
+        self.shards = settings.shard_ids()
+        if self.shards is None:
+            self.client: WatchpartyClient = WatchpartyClient(
+                dev_guild_id=settings.discord_dev_guild_id, bridge=self.bridge)
+        else:
+            self.client = ShardedWatchpartyClient(
+                dev_guild_id=settings.discord_dev_guild_id, bridge=self.bridge,
+                shard_count=settings.discord_shard_count, shard_ids=list(self.shards))
         self.gateway = DiscordGateway(self.client, self.client.logged_in, self.client.events)
+
+    def health(self) -> dict[str, Any]:
+        """What GET /healthz says of Discord: the shards this worker holds (None: all)."""
+        return {"shards": None if self.shards is None else list(self.shards)}
 
     async def run(self, core: WatchParty, shutdown: Shutdown) -> None:
         """Log in, publish the commands, serve the gateway until `shutdown.stop`, let received

@@ -102,7 +102,8 @@ async def build(settings: Settings, store: Store, clock: Clock,
     seconds of film time and must not be called "the bot was offline".
     """
     outbox = Outbox(clock, {name: gw for name, (gw, _) in gateways.items()},
-                    {name: limits for name, (_, limits) in gateways.items()})
+                    {name: limits for name, (_, limits) in gateways.items()},
+                    shared=store if settings.shares_database() else None)
     config = CoreConfig(default_timezone=settings.default_timezone,
                         grace=timedelta(seconds=settings.grace_period_seconds * speed),
                         late_note_after=timedelta(seconds=15 * speed),

@@ -227,6 +227,22 @@ def memory_buckets(name: str, rates: RateSpec) -> Bucket:
     return Window(name, rates)
 
 
+class SharedBudget(Protocol):
+    """Send budgets counted for every worker together (the store, with several workers)."""
+
+    async def take_send(self, scopes: list[tuple[str, RateSpec, int]],
+                        now_ms: int) -> tuple[int, str | None]:
+        """Count one request against every scope; else (ms to wait, the full scope's name)."""
+        ...
+
+
+def go_spare(rates: RateSpec) -> int:
+    """How many requests of each of a bot's windows only a GO may use: a tenth, at least one
+    (none for a window of one request)."""
+    count = min((c for c, _ in rates), default=0)
+    return max(1, count // 10) if count > 1 else 0
+
+
 def window_wait_ms(rates: RateSpec, taken: list[int], now_ms: int, spare: int = 0) -> int:
     """How long until one more request fits `rates`, given the instants (ms) of those `taken`.
 

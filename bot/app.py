@@ -84,6 +84,34 @@ async def open_configured_store(settings: Settings) -> Store:
     return store
 
 
+async def copy_database(settings: Settings, source_url: str) -> list[str]:
+    """Copy the SQLite database `source_url` names into the PostgreSQL one DATABASE_URL
+    names (idempotently); return one line per kind of thing, saying what was copied."""
+    from storage import (
+        StoreUnavailable,
+        UnsupportedDatabase,
+        copy_sqlite_to_postgres,
+        sqlite_path,
+    )
+
+    target = settings.database_url
+    if target.split("://", 1)[0].lower() not in ("postgresql", "postgres"):
+        raise ConfigurationError("migrate --from copies into PostgreSQL: set DATABASE_URL to "
+                                 "postgresql://USER:PASSWORD@HOST:PORT/DB")
+    try:
+        path = sqlite_path(source_url)
+    except UnsupportedDatabase as err:
+        raise ConfigurationError(f"--from: {err}") from err
+    if path is None:
+        raise ConfigurationError("--from takes an SQLite database: sqlite:///old.db")
+    try:
+        return await copy_sqlite_to_postgres(path, target)
+    except UnsupportedDatabase as err:
+        raise ConfigurationError(f"DATABASE_URL: {err}") from err
+    except StoreUnavailable as err:
+        raise ConfigurationError(str(err)) from err
+
+
 def guide_library(settings: Settings) -> GuideLibrary:
     """Build the guide library and log operator guides that do not load."""
     library = GuideLibrary(BUILTIN_DIR, settings.guides_dir)

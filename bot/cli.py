@@ -49,7 +49,11 @@ def _parser() -> argparse.ArgumentParser:
     guide_sub = guide.add_subparsers(dest="guide_command", required=True)
     check = guide_sub.add_parser("check", help="validate a guide and print its prompt times")
     check.add_argument("file", type=Path)
-    sub.add_parser("migrate", help="bring the database schema up to date")
+    migrate = sub.add_parser("migrate", help="bring the database schema up to date")
+    migrate.add_argument("--from", dest="source", metavar="sqlite:///old.db",
+                         help="also copy everything from this SQLite database into the "
+                              "PostgreSQL one DATABASE_URL names (safe to run again: nothing "
+                              "is copied twice)")
     return parser
 
 
@@ -140,8 +144,13 @@ async def export(settings: Settings, code: str, fmt: str | None, anonymize: bool
         await store.close()
 
 
-async def migrate(settings: Settings) -> int:
-    """Open the store, which applies pending migrations, and say so."""
+async def migrate(settings: Settings, source: str | None = None) -> int:
+    """Open the store, which applies pending migrations, and say so; with `source`, copy an
+    SQLite database into it and say what was copied."""
+    if source is not None:
+        for line in await app.copy_database(settings, source):
+            print(line)
+        return 0
     store = await app.open_configured_store(settings)
     await store.close()
     print(f"database is up to date ({settings.database_url.split('://', 1)[0]})")
@@ -165,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(export(settings, args.code, args.format, args.anonymize,
                                       args.output))
         elif args.command == "migrate":
-            return asyncio.run(migrate(settings))
+            return asyncio.run(migrate(settings, args.source))
         else:
             asyncio.run(app.run_bot(settings))
     except ConfigurationError as err:

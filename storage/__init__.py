@@ -67,3 +67,17 @@ async def open_store(database_url: str) -> Store:
     # Name only the scheme: the rest of a URL may carry a password.
     named = f"'{scheme}'" if scheme else "(none)"
     raise UnsupportedDatabase(f"unsupported DATABASE_URL scheme {named}; accepted: {ACCEPTED_URLS}")
+
+
+async def copy_sqlite_to_postgres(path: str, database_url: str) -> list[str]:
+    """Copy the SQLite file at `path` into the PostgreSQL database `database_url` names,
+    idempotently; return a heading and one line per kind of thing copied."""
+    try:
+        from storage.postgres.from_sqlite import copy_from_sqlite, target_name
+    except ImportError as err:
+        if err.name != "asyncpg":
+            raise
+        raise UnsupportedDatabase(POSTGRES_NEEDS) from None
+    copied = await copy_from_sqlite(path, database_url)
+    return [f"copied {path} into {target_name(database_url)}:",
+            *(f"  {c.line()}" for c in copied)]

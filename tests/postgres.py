@@ -75,10 +75,11 @@ async def database_url() -> str:
     url = _state["url"]
     if url is not None:
         return url
-    why = f"{SKIP_PREFIX}: {_state['why']}; set TEST_DATABASE_URL to use another server"
+    why = f"{_state['why']}; set TEST_DATABASE_URL to use another server"
     if running_in_ci():
-        pytest.fail(f"{why}, and CI=true does not skip them", pytrace=False)
-    pytest.skip(why)
+        pytest.fail(f"PostgreSQL tests cannot run: {why}, and CI=true does not skip them",
+                    pytrace=False)
+    pytest.skip(f"{SKIP_PREFIX}: {why}")
 
 
 async def empty_database() -> str:

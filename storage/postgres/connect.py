@@ -53,7 +53,21 @@ def is_transient(exc: BaseException) -> bool:
         return True
     if isinstance(exc, asyncpg.InterfaceError):
         return "closed" in str(exc)
+    if isinstance(exc, asyncpg.InternalClientError):
+        # What a pooled connection whose server went away while it was idle says first.
+        return "another operation" in str(exc)
     return isinstance(exc, OSError)
+
+
+async def on_pooled(pool: asyncpg.Pool, fn: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+    """Run `fn` on a connection of `pool`; a connection found dead is dropped, not reused."""
+    async with pool.acquire() as conn:
+        try:
+            return await fn(conn)
+        except Exception as exc:
+            if is_transient(exc):
+                conn.terminate()
+            raise
 
 
 async def retrying(operation: Callable[[], Awaitable[T]], what: str) -> T:

@@ -13,7 +13,7 @@ import asyncpg
 
 from storage import StoreConflict
 from storage.postgres import rows
-from storage.postgres.connect import retrying
+from storage.postgres.connect import is_transient, on_pooled, retrying
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,11 @@ INSERT_RECORDS = (
     " ON CONFLICT (party_id, event) WHERE event IS NOT NULL DO NOTHING"
     " RETURNING id, party_id, event"
 )
+# A batch without events (most of them) needs no conflict handling: its ids are taken from the
+# sequence in one round trip and the rows go by COPY, the fastest way in.
+TAKE_IDS = "SELECT nextval('records_id_seq') FROM generate_series(1, $1)"
+COPY_COLUMNS = ["id", "party_id", "kind", "platform", "chat_id", "user_id", "display_name",
+                "at", "position", "value", "prompt", "message_id", "event"]
 STORED_EVENTS = (
     "SELECT r.party_id, r.event, r.id FROM records r"
     " JOIN unnest($1::bigint[], $2::text[]) AS w(p, e) ON r.party_id = w.p AND r.event = w.e"
@@ -50,10 +55,16 @@ async def insert_records(conn: asyncpg.Connection, batch_rows: list[tuple[Any, .
     again and gets that record's id: a platform event delivered twice is one record. Another
     worker inserting the same event meanwhile makes ON CONFLICT wait for its commit.
     """
+    event = rows.EVENT
+    if all(row[event] is None for row in batch_rows):
+        taken = [row[0] for row in await conn.fetch(TAKE_IDS, len(batch_rows))]
+        await conn.copy_records_to_table(
+            "records", columns=COPY_COLUMNS,
+            records=[(record_id, *row) for record_id, row in zip(taken, batch_rows, strict=True)])
+        return taken
     first_of: dict[tuple[Any, Any], int] = {}  # (party, event) -> index of its first row
     fresh: list[tuple[Any, ...]] = []
     plan: list[int] = []  # index into `fresh` of the row that carries each given row
-    event = rows.EVENT
     for row in batch_rows:
         key = (row[0], row[event])
         if row[event] is not None:
@@ -151,13 +162,14 @@ class GroupCommit:
     async def _commit(self, batch: Batch, slots: asyncio.Semaphore) -> None:
         batch_rows = [row for row, _ in batch]
 
-        async def write() -> list[int]:
-            async with self._pool.acquire() as conn, conn.transaction():
+        async def write(conn: asyncpg.Connection) -> list[int]:
+            async with conn.transaction():
                 return await insert_records(conn, batch_rows)
 
         self._activity(1)
         try:
-            ids = await retrying(write, f"storing {len(batch)} records")
+            ids = await retrying(lambda: on_pooled(self._pool, write),
+                                 f"storing {len(batch)} records")
         except BaseException as exc:
             log.error("a batch of %d records failed: %s", len(batch), exc)
             failure: BaseException
@@ -190,7 +202,18 @@ async def record_pages(pool: asyncpg.Pool, party_id: int,
     transaction: the export sees the records as they were when it began, holds one page at a
     time, and the store goes on committing meanwhile.
     """
-    conn = await retrying(pool.acquire, "starting an export")
+    async def begin() -> asyncpg.Connection:
+        conn = await pool.acquire()
+        try:
+            await conn.execute("SELECT 1")  # a connection that died idle fails here, not later
+        except Exception as exc:
+            if is_transient(exc):
+                conn.terminate()
+            await pool.release(conn)
+            raise
+        return conn
+
+    conn = await retrying(begin, "starting an export")
     try:
         async with conn.transaction(isolation="repeatable_read", readonly=True):
             cursor = await conn.cursor(

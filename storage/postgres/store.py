@@ -24,6 +24,7 @@ from storage.postgres.connect import (
     create_pool,
     is_transient,
     migrate,
+    on_pooled,
     retrying,
     unavailable,
 )
@@ -207,12 +208,9 @@ class PostgresStore:
 
     async def _run(self, fn: Callable[[asyncpg.Connection], Awaitable[T]], what: str) -> T:
         """Run `fn` on a pooled connection (again after a lost connection)."""
-        async def once() -> T:
-            async with self._pool.acquire() as conn:
-                return await fn(conn)
         self._count(1)
         try:
-            return await retrying(once, what)
+            return await retrying(lambda: on_pooled(self._pool, fn), what)
         except asyncpg.IntegrityConstraintViolationError as exc:
             raise StoreConflict(str(exc)) from exc
         finally:
@@ -250,7 +248,9 @@ class PostgresStore:
                 transaction = conn.transaction()
                 await transaction.start()
                 return conn, transaction, await begin(conn)
-            except BaseException:
+            except BaseException as exc:
+                if isinstance(exc, Exception) and is_transient(exc):
+                    conn.terminate()
                 await self._pool.release(conn)  # a reset connection rolls back what began
                 raise
         self._count(1)

@@ -20,7 +20,7 @@ from tests.reads import count_records, pending_actions
 from tests.storage.test_contract import T0, action, party, record
 
 ROOT = Path(__file__).resolve().parents[2]
-VERSIONS = ["V1__initial"]
+VERSIONS = ["V1__initial", "V4__workers"]
 
 
 @pytest.fixture
@@ -63,7 +63,7 @@ async def test_workers_starting_together_migrate_once(fresh_url: str) -> None:
             rows = await conn.fetch("SELECT version, name FROM schema_version ORDER BY version")
         finally:
             await conn.close()
-        assert [(r[0], r[1]) for r in rows] == [(1, "V1__initial")]
+        assert [(r[0], r[1]) for r in rows] == [(1, "V1__initial"), (4, "V4__workers")]
     finally:
         for store in stores:
             await store.close()

@@ -25,10 +25,13 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 
 
 def parse_shard_ids(text: str) -> tuple[int, ...]:
-    """Read `0-3` or `0,2` (or both, `0-1,4`) as sorted shard ids; raise ValueError if not."""
+    """Read `0-3` or `0,2` (or both, `0-1,4`) as sorted shard ids, `none` as none (a worker
+    that only sends); raise ValueError if not."""
+    if text.strip().lower() == "none":
+        return ()
     if not SHARD_IDS_RE.match(text):
         raise ValueError(f"must be shard numbers or ranges such as `0-3` or "
-                         f"`0,2`; got {text!r}")
+                         f"`0,2`, or `none`; got {text!r}")
     ids: set[int] = set()
     for part in text.split(","):
         first, _, last = part.partition("-")

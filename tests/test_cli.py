@@ -139,5 +139,5 @@ def test_shard_settings_are_checked_together(tmp_path: Path) -> None:
         "watchparty: DISCORD_SHARD_IDS names shard 2, but DISCORD_SHARD_COUNT=2 has shards 0 to 1"]
     result = run("migrate", env={"DISCORD_SHARD_IDS": "zero", "DISCORD_SHARD_COUNT": "2", **db})
     assert result.stderr.strip().splitlines() == [
-        "watchparty: DISCORD_SHARD_IDS: must be shard numbers or ranges such as `0-3` or `0,2`; "
-        "got 'zero'"]
+        "watchparty: DISCORD_SHARD_IDS: must be shard numbers or ranges such as `0-3` or `0,2`, "
+        "or `none`; got 'zero'"]

@@ -53,7 +53,7 @@ class DiscordAdapter:
         self.limits = RateLimits.parse(settings.discord_rate_limits)
         self.bridge = Interactions()
         self.shards = settings.shard_ids()
-        if self.shards is None:
+        if not self.shards:  # every shard, or none at all (a worker that only sends)
             self.client: WatchpartyClient = WatchpartyClient(
                 dev_guild_id=settings.discord_dev_guild_id, bridge=self.bridge)
         else:
@@ -61,6 +61,12 @@ class DiscordAdapter:
                 dev_guild_id=settings.discord_dev_guild_id, bridge=self.bridge,
                 shard_count=settings.discord_shard_count, shard_ids=list(self.shards))
         self.gateway = DiscordGateway(self.client, self.client.logged_in, self.client.events)
+
+    async def _login_only(self, token: str) -> None:
+        """Log in and stay logged in until the client is closed, without a gateway."""
+        await self.client.login(token)
+        log.info("Discord: logged in to send only (DISCORD_SHARD_IDS=none)")
+        await asyncio.Event().wait()
 
     def health(self) -> dict[str, Any]:
         """What GET /healthz says of Discord: the shards this worker holds (None: all)."""
@@ -71,7 +77,10 @@ class DiscordAdapter:
         reactions and votes be recorded, and disconnect once `shutdown.disconnect` is set."""
         redirect(self._api_base_url, self._gateway_url)
         self.bridge.core = core
-        client_task = asyncio.create_task(self.client.start(self._token.get_secret_value()),
+        # With no shard of its own a worker logs in (REST) and never opens the gateway: it
+        # posts what it fires to any server, and receives nothing.
+        connect = (self.client.start if self.shards != () else self._login_only)
+        client_task = asyncio.create_task(connect(self._token.get_secret_value()),
                                           name="discord-client")
         stop_task = asyncio.create_task(shutdown.stop.wait(), name="discord-stop")
         try:

@@ -250,6 +250,12 @@ class FakeTelegram(LoopbackServer):
         self.sent_updates: dict[int, dict[str, Any]] = {}  # every update queued, by id
         self.dropped_pending = 0  # updates thrown away by drop_pending_updates
         self._pusher: asyncio.Task[None] | None = None
+        # Telegram's limits, counted once `count_limits` is called: every send or edit beyond
+        # them is a violation (a real Telegram would have answered 429)
+        self.counted: tuple[tuple[int, float], tuple[tuple[int, float], ...], float] | None = None
+        self.limit_violations: list[str] = []
+        self._bot_sends: list[float] = []
+        self._chat_sends: dict[int, list[float]] = {}
 
     async def stop(self) -> None:
         """Stop posting to a webhook, then stop listening."""
@@ -356,6 +362,7 @@ class FakeTelegram(LoopbackServer):
                 raise ApiError(self.broken[method], "Internal Server Error")
             if method in SENDING and call.chat_id is not None:
                 self._flood_check(call.chat_id, call.at)
+                self._count_limits(method, call.chat_id, time.monotonic())
             result = await handler(params, files)
         except ApiError as err:
             call.status = err.code
@@ -382,6 +389,29 @@ class FakeTelegram(LoopbackServer):
             if path == request.match_info["path"]:
                 return web.Response(body=data)
         return web.Response(status=404)
+
+    def count_limits(self, per_bot: tuple[int, float] = (30, 1.0),
+                     per_chat: tuple[tuple[int, float], ...] = ((1, 1.0), (20, 60.0)),
+                     slack: float = 0.1) -> None:
+        """Count sends and edits beyond Telegram's limits (a window is `slack` s shorter, for
+        the jitter between the bot's clock and this server's)."""
+        self.counted = (per_bot, per_chat, slack)
+
+    def _count_limits(self, method: str, chat_id: int, now: float) -> None:
+        if self.counted is None:
+            return
+        per_bot, per_chat, slack = self.counted
+        sends = self._chat_sends.setdefault(chat_id, [])
+        for times, rates, scope in ((self._bot_sends, (per_bot,), "the bot"),
+                                    (sends, per_chat, f"chat {chat_id}")):
+            times.append(now)
+            for count, window in rates:
+                inside = sum(1 for t in times if t > now - (window - slack))
+                if inside > count:
+                    self.limit_violations.append(
+                        f"{method} to {chat_id}: {inside} in {window:g}s for {scope}")
+            longest = max(w for _, w in rates)
+            del times[:sum(1 for t in times if t <= now - longest)]
 
     def _flood_check(self, chat_id: int, now: float) -> None:
         storm = self.storms.get(chat_id)

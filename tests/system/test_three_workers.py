@@ -72,16 +72,36 @@ async def wait_log(logs: Path, name: str, text: str, within: float = 30) -> None
 
 
 async def lease_counts(url: str) -> Counter[str]:
-    """How many action leases each worker holds now."""
+    """How many action leases each worker took so far (a lease stays on the action as history)."""
     import asyncpg
 
     conn = await asyncpg.connect(url)
     try:
-        rows = await conn.fetch("SELECT acquired_by, count(*) FROM actions WHERE status ="
-                                " 'pending' AND acquired_until > now() GROUP BY acquired_by")
+        rows = await conn.fetch("SELECT acquired_by, count(*) FROM actions"
+                                " WHERE acquired_by IS NOT NULL GROUP BY acquired_by")
     finally:
         await conn.close()
-    return Counter({row[0]: row[1] for row in rows if row[0]})
+    return Counter({row[0]: row[1] for row in rows})
+
+
+async def wait_remembered(url: str, prompts: int, within: float = 30) -> None:
+    """Wait until `prompts` prompt posts are remembered and no action is being fired: a worker
+    killed between a platform's answer and that write would post its prompt again."""
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        for _ in range(int(within / 0.1)):
+            posted = await conn.fetchval("SELECT count(*) FROM sent_messages WHERE kind ="
+                                         " 'prompt'")
+            firing = await conn.fetchval("SELECT count(*) FROM actions WHERE status ="
+                                         " 'pending' AND acquired_until > now()")
+            if posted >= prompts and not firing:
+                return
+            await asyncio.sleep(0.1)
+    finally:
+        await conn.close()
+    raise AssertionError("the first prompts were never all remembered")
 
 
 async def rsvps(url: str) -> Counter[tuple[str, str]]:
@@ -154,7 +174,8 @@ async def test_three_workers_killed_mid_party_post_everything_once(tmp_path: Pat
             await discord.wait_message("▶ GO", channel, within=30)
             await discord.wait_message(QUESTIONS[0], channel, within=30)
 
-        # Mid-party: the poller dies, and the worker holding most leases (else w1) with it.
+        # Mid-party: the poller dies, and the worker that took most leases (else w1) with it.
+        await wait_remembered(url, prompts=4)
         await kill(workers.pop("w2"))
         held = await lease_counts(url)
         victim = max(("w1", "w0"), key=lambda w: held.get(w, 0))

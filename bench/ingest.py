@@ -22,6 +22,7 @@ from pathlib import Path
 
 import aiosqlite
 
+from bot.ports import Store
 from bot.records import Record, RecordKind
 from storage.sqlite import (
     BATCH_DELAY,
@@ -78,10 +79,10 @@ def stored_count(path: Path) -> int:
         return int(check.execute("SELECT COUNT(*) FROM records").fetchone()[0])
 
 
-async def group_commit(path: Path, records: list[Record], producers: int, max_batch: int,
-                       delay: float) -> tuple[Result, list[float], int]:
-    """Many producers, each awaiting the ack of every record before sending its next one."""
-    store = await SqliteStore.open(path, max_batch=max_batch, batch_delay=delay)
+async def produce_all(store: Store, records: list[Record],
+                      producers: int) -> tuple[float, list[float]]:
+    """Many producers, each awaiting the ack of every record before sending its next one;
+    return the seconds all took and every record's ack latency."""
     latencies: list[float] = []
     clock = time.perf_counter
 
@@ -91,10 +92,17 @@ async def group_commit(path: Path, records: list[Record], producers: int, max_ba
             await store.add_record(record)
             latencies.append(clock() - sent)
 
-    commits = store.commit_count
     started = clock()
     await asyncio.gather(*(produce(records[i::producers]) for i in range(producers)))
-    elapsed = clock() - started
+    return clock() - started, latencies
+
+
+async def group_commit(path: Path, records: list[Record], producers: int, max_batch: int,
+                       delay: float) -> tuple[Result, list[float], int]:
+    """Many producers, each awaiting the ack of every record before sending its next one."""
+    store = await SqliteStore.open(path, max_batch=max_batch, batch_delay=delay)
+    commits = store.commit_count
+    elapsed, latencies = await produce_all(store, records, producers)
     transactions = store.commit_count - commits
     await store.close()
     stored = stored_count(path)
@@ -141,6 +149,29 @@ def percentile(values: list[float], fraction: float) -> float:
     """The value below which `fraction` of `values` lie."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def report(results: list[Result], latencies: list[float], transactions: int,
+           args: argparse.Namespace) -> float:
+    """Print the table (the first row is group commit's) and its acks; return the p99 ack."""
+    width = max(len(r.method) for r in results)
+    print(f"best of {args.rounds} rounds per method")
+    print(f"{'method':<{width}}  {'records':>9}  {'seconds':>8}  {'records/s':>10}")
+    for r in results:
+        print(f"{r.method:<{width}}  {r.records:>9,}  {r.seconds:>8.3f}  {r.rate:>10,.0f}")
+    p50, p99 = percentile(latencies, 0.50), percentile(latencies, 0.99)
+    print(f"\ngroup commit: {args.producers:,} producers, max batch {args.max_batch:,}, "
+          f"delay {args.delay * 1000:g} ms; {transactions:,} transactions "
+          f"({args.records / transactions:,.0f} records each on average)")
+    print(f"ack latency (add_record call to ack, best round): p50 {p50 * 1000:.1f} ms, "
+          f"p99 {p99 * 1000:.1f} ms, mean {statistics.fmean(latencies) * 1000:.1f} ms")
+    return p99
+
+
+def print_targets(targets: list[tuple[str, bool]]) -> None:
+    """One line a target: what it asks, the figure, met or MISSED."""
+    for text, met in targets:
+        print(f"target {text} — {'met' if met else 'MISSED'}")
 
 
 async def main() -> None:
@@ -190,18 +221,7 @@ async def main() -> None:
     ceiling = min(ceilings, key=lambda r: r.seconds)
     fsynced = min(fsynceds, key=lambda r: r.seconds)
 
-    results = [grouped, single, ceiling, fsynced]
-    width = max(len(r.method) for r in results)
-    print(f"best of {args.rounds} rounds per method")
-    print(f"{'method':<{width}}  {'records':>9}  {'seconds':>8}  {'records/s':>10}")
-    for r in results:
-        print(f"{r.method:<{width}}  {r.records:>9,}  {r.seconds:>8.3f}  {r.rate:>10,.0f}")
-    p50, p99 = percentile(latencies, 0.50), percentile(latencies, 0.99)
-    print(f"\ngroup commit: {args.producers:,} producers, max batch {args.max_batch:,}, "
-          f"delay {args.delay * 1000:g} ms; {transactions:,} transactions "
-          f"({args.records / transactions:,.0f} records each on average)")
-    print(f"ack latency (add_record call to ack, best round): p50 {p50 * 1000:.1f} ms, "
-          f"p99 {p99 * 1000:.1f} ms, mean {statistics.fmean(latencies) * 1000:.1f} ms")
+    p99 = report([grouped, single, ceiling, fsynced], latencies, transactions, args)
     print("(the synchronous=FULL row is for reference: the targets use the store's pragmas)\n")
     targets = [
         (f"≥ 50,000 records/s: {grouped.rate:,.0f}", grouped.rate >= 50_000),
@@ -211,8 +231,7 @@ async def main() -> None:
          grouped.rate >= 0.7 * ceiling.rate),
         (f"p99 ack ≤ 50 ms: {p99 * 1000:.1f} ms", p99 <= 0.050),
     ]
-    for text, met in targets:
-        print(f"target {text} — {'met' if met else 'MISSED'}")
+    print_targets(targets)
     print(f"(cpu count {os.cpu_count()}, SQLite {sqlite3.sqlite_version})")
 
 

@@ -15,18 +15,17 @@ import argparse
 import asyncio
 import gc
 import os
-import statistics
 import time
 import uuid
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from bench.ingest import Result, make_records, percentile
+from bench.ingest import Result, make_records, print_targets, produce_all, report
 from bot.records import Record
+from storage.group_commit import BATCH_DELAY, MAX_BATCH
 from storage.postgres import rows
 from storage.postgres.connect import connect, migrate
-from storage.postgres.records import BATCH_DELAY, MAX_BATCH
 from storage.postgres.store import PostgresStore
 
 COLUMNS = ["party_id", "kind", "platform", "chat_id", "user_id", "display_name", "at",
@@ -63,20 +62,9 @@ async def group_commit(url: str, records: list[Record], producers: int, max_batc
                        delay: float) -> tuple[Result, list[float], int]:
     """Many producers, each awaiting the ack of every record before sending its next one."""
     store = await PostgresStore.open(url, max_batch=max_batch, batch_delay=delay)
-    latencies: list[float] = []
-    clock = time.perf_counter
-
-    async def produce(mine: list[Record]) -> None:
-        for record in mine:
-            sent = clock()
-            await store.add_record(record)
-            latencies.append(clock() - sent)
-
-    commits = store._records.commit_count
-    started = clock()
-    await asyncio.gather(*(produce(records[i::producers]) for i in range(producers)))
-    elapsed = clock() - started
-    transactions = store._records.commit_count - commits
+    commits = store._writer.commit_count
+    elapsed, latencies = await produce_all(store, records, producers)
+    transactions = store._writer.commit_count - commits
     await store.close()
     stored = await stored_count(url)
     assert stored == len(records), f"{stored} stored, {len(records)} acknowledged"
@@ -184,18 +172,8 @@ async def main() -> None:
     single = min(singles, key=lambda r: r.seconds)
     many = min(manys, key=lambda r: r.seconds)
     ceiling = min(copies, key=lambda r: r.seconds)
-    results = [grouped, single, many, ceiling]
-    width = max(len(r.method) for r in results)
-    print(f"best of {args.rounds} rounds per method")
-    print(f"{'method':<{width}}  {'records':>9}  {'seconds':>8}  {'records/s':>10}")
-    for r in results:
-        print(f"{r.method:<{width}}  {r.records:>9,}  {r.seconds:>8.3f}  {r.rate:>10,.0f}")
-    p50, p99 = percentile(latencies, 0.50), percentile(latencies, 0.99)
-    print(f"\ngroup commit: {args.producers:,} producers, max batch {args.max_batch:,}, "
-          f"delay {args.delay * 1000:g} ms; {transactions:,} transactions "
-          f"({args.records / transactions:,.0f} records each on average)")
-    print(f"ack latency (add_record call to ack, best round): p50 {p50 * 1000:.1f} ms, "
-          f"p99 {p99 * 1000:.1f} ms, mean {statistics.fmean(latencies) * 1000:.1f} ms\n")
+    p99 = report([grouped, single, many, ceiling], latencies, transactions, args)
+    print()
     targets = [
         (f"≥ 50,000 records/s: {grouped.rate:,.0f}", grouped.rate >= 50_000),
         (f"≥ 10× one commit per record: {grouped.rate / single.rate:.1f}×",
@@ -204,8 +182,7 @@ async def main() -> None:
          grouped.rate >= 0.6 * ceiling.rate),
         (f"p99 ack ≤ 50 ms: {p99 * 1000:.1f} ms", p99 <= 0.050),
     ]
-    for text, met in targets:
-        print(f"target {text} — {'met' if met else 'MISSED'}")
+    print_targets(targets)
     print(f"(cpu count {os.cpu_count()}, PostgreSQL {version}, synchronous_commit={sync}, "
           f"asyncpg {asyncpg.__version__})")
 

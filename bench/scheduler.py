@@ -1,6 +1,7 @@
 """The durable scheduler at scale: 100,000 actions of 10,000 parties, against APScheduler 3.11.
 
 Run: .venv/bin/python -m bench.scheduler [--actions 100000] [--parties 10000] [--spread 60]
+     On PostgreSQL, 1 and 3 worker processes: add --store postgresql://… [--workers 1,3]
 
 Every variant runs in processes of its own, so each peak RSS is that variant's alone:
 
@@ -512,6 +513,10 @@ def run_phase_here(args: argparse.Namespace) -> None:
     """Inside a child process: run one phase and print its JSON."""
     if args.phase == "ours-read-all":
         result = ours_read_all(args)
+    elif args.phase.startswith("pg-"):
+        from bench import scheduler_postgres
+
+        result = asyncio.run(scheduler_postgres.PHASES[args.phase](args))
     else:
         result = asyncio.run(PHASES[args.phase](args))
     print(RESULT + json.dumps(result), flush=True)
@@ -717,8 +722,13 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
                         help="jobs for the SQLAlchemy job store (0: as many as --actions)")
     parser.add_argument("--variants", default="ours,ours-per-party,aps-memory,aps-sqlalchemy")
     parser.add_argument("--json", type=Path, help="also write every figure here")
+    parser.add_argument("--store", help="postgresql://… : run on PostgreSQL instead, with "
+                                        "--workers processes (bench/scheduler_postgres.py)")
+    parser.add_argument("--workers", default="1,3", help="with --store: worker counts to run")
     # internal: one phase of one variant, in a child process
-    parser.add_argument("--phase", choices=[*PHASES, "ours-read-all"], help=argparse.SUPPRESS)
+    parser.add_argument("--phase", choices=[*PHASES, "ours-read-all", "pg-schedule", "pg-fire"],
+                        help=argparse.SUPPRESS)
+    parser.add_argument("--worker", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
     parser.add_argument("--per-party", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--first-id", type=int, default=0, help=argparse.SUPPRESS)
@@ -734,6 +744,12 @@ def main() -> None:
         run_phase_here(args)
         return
     began = time.perf_counter()
+    if args.store:
+        from bench import scheduler_postgres
+
+        print("\n".join(scheduler_postgres.report(args)))
+        print(f"\ntotal wall time {time.perf_counter() - began:.0f} s")
+        return
     results = run_variants(args)
     lines = [*table(results), "", *notes(args, results), "", *verdicts(results),
              f"\ntotal wall time {time.perf_counter() - began:.0f} s"]

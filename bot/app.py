@@ -24,8 +24,8 @@ from bot.guide import BUILTIN_DIR, GuideLibrary
 from bot.lifecycle import Shutdown
 from bot.outbox import UNLIMITED, Outbox, RateLimits
 from bot.party import ACTIVE_STATES
-from bot.ports import ActionWakeups, ChatGateway, Clock, Store
-from bot.scheduler import Scheduler
+from bot.ports import ChatGateway, Clock, SharedActions, Store
+from bot.scheduler import LOOKAHEAD, Scheduler
 from bot.service import CoreConfig, WatchParty
 from bot.settings import Settings
 from storage import open_store
@@ -140,11 +140,13 @@ async def build(settings: Settings, store: Store, clock: Clock,
                         ready_check=timedelta(seconds=settings.ready_check_seconds),
                         worker_id=settings.worker_id)
     core = WatchParty(store, clock, outbox, library or guide_library(settings), config)
-    scheduler = Scheduler(store, clock, core.fire, owner=settings.worker_id)
+    shared = store if isinstance(store, SharedActions) else None
+    scheduler = Scheduler(store, clock, core.fire, owner=settings.worker_id,
+                          lookahead=shared.claim_ahead if shared else LOOKAHEAD)
     core.on_schedule(scheduler.schedule)
-    if isinstance(store, ActionWakeups):
+    if shared is not None:
         # Other workers' actions: this timer sleeps until the earliest one it knows of.
-        store.on_actions_added(scheduler.wake)
+        shared.on_actions_added(scheduler.wake)
     return Runtime(store, clock, outbox, core, scheduler)
 
 

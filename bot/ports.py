@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
@@ -194,13 +194,15 @@ RecordRow = tuple[int, str, str, str, str, str, int, float | None, str, str | No
 
 
 @runtime_checkable
-class ActionWakeups(Protocol):
-    """A store shared by several workers that hears when any of them adds actions.
+class SharedActions(Protocol):
+    """A store whose actions several workers share (PostgreSQL): it hears when any of them
+    adds actions, and says how far ahead of due time its claims should be made.
 
-    PostgreSQL's LISTEN/NOTIFY: `wake` is called on each notice, every few seconds as a
-    fallback, and after a lost connection comes back, so an earlier action another worker
-    added is not slept past.
+    `wake` is called on each notice (LISTEN/NOTIFY), every few seconds as a fallback, and after
+    a lost connection comes back, so an earlier action another worker added is not slept past.
     """
+
+    claim_ahead: timedelta
 
     def on_actions_added(self, wake: Callable[[], None]) -> None:
         """Call `wake` whenever actions may have been added by any worker."""

@@ -33,12 +33,15 @@ class Scheduler:
 
     def __init__(self, store: Store, clock: Clock, fire: Fire, *, owner: str | None = None,
                  lease_seconds: float = 30.0, batch: int = 1000,
-                 max_concurrent: int = 256) -> None:
+                 max_concurrent: int = 256, lookahead: timedelta = LOOKAHEAD) -> None:
         self._store = store
         self._clock = clock
         self._fire = fire
         self.owner = owner or default_worker_id()
         self._lease = timedelta(seconds=lease_seconds)
+        # How far ahead of due time to claim: longer than a claim can take, so the local timer
+        # is already waiting when the instant comes (a shared database answers over a network).
+        self._lookahead = lookahead
         self._batch = batch
         self._wake = asyncio.Event()
         self._stopping = False
@@ -93,7 +96,7 @@ class Scheduler:
                 self._slots.release()
                 # Claim a little ahead and let each task sleep to its instant: waking the loop,
                 # claiming and starting a task costs more than the lateness we aim for.
-                horizon = now + LOOKAHEAD
+                horizon = now + self._lookahead
                 claimed = await self._store.claim_due(horizon, self.owner, now + self._lease,
                                                       self._batch)
                 for action in claimed:
@@ -113,7 +116,8 @@ class Scheduler:
                     # Due but not claimed: another process holds its lease. Look again soon.
                     delay = 0.05
                 else:
-                    delay = max(0.0, (wakeup - LOOKAHEAD / 2 - self._clock.now()).total_seconds())
+                    delay = max(0.0, (wakeup - self._lookahead / 2
+                                      - self._clock.now()).total_seconds())
                 await self._sleep(delay)
         finally:
             if self._inflight:
@@ -122,7 +126,7 @@ class Scheduler:
 
     async def _sleep(self, delay: float | None) -> None:
         self._wake.clear()
-        long_sleep = delay is None or delay > LOOKAHEAD.total_seconds()
+        long_sleep = delay is None or delay > self._lookahead.total_seconds()
         # stop() may have set the event while the loop was awaiting the store: clearing it
         # must not make the timer sleep past a stop. Results are flushed before a long sleep.
         if (self._results and long_sleep) or self._stopping:
@@ -188,7 +192,9 @@ class Scheduler:
             except Exception:
                 log.exception("renewing %d action leases failed; trying again", len(held))
                 continue
-            lost = sorted({action_id for action_id, _ in held} - set(renewed)
-                          - {o.action_id for o in self._results})
+            # Not renewed because finished meanwhile (its outcome queued or already written,
+            # which drops it from _held) is not lost.
+            lost = sorted(({action_id for action_id, _ in held} & self._held.keys())
+                          - set(renewed) - {o.action_id for o in self._results})
             if lost:
                 log.warning("lost the lease of actions %s to another worker", lost)

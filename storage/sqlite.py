@@ -8,7 +8,6 @@ import logging
 import os
 import sqlite3
 import uuid
-from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, aclosing, asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -23,6 +22,7 @@ from bot.ports import LogEntry, RecordRow, SendScope, SentKind, SentMessage, Upd
 from bot.ratelimits import longest_window_ms, window_wait_ms
 from bot.records import Record, RecordKind
 from storage import StoreConflict, StoreUnavailable
+from storage.group_commit import BATCH_DELAY, MAX_BATCH, GroupCommit
 from storage.migrate import Migration, run_migrations
 from storage.rules import FOLLOWERS, WorkOnParty, check_addable, check_record, work_party_id
 
@@ -31,11 +31,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 5_000
-MAX_BATCH = 2_000
-BATCH_DELAY = 0.002
 PAGE = 1_000
-PIPELINE = 2
-LINGER_BELOW = 64
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
@@ -714,15 +710,10 @@ class SqliteStore:
         # must never wait inside SQLite for a write lock held by this store's own unit of work.
         self._work_db: aiosqlite.Connection | None = None
         self._write_lock = asyncio.Lock()
-        self.max_batch = max_batch
-        self.batch_delay = batch_delay
         self.commit_count = 0
-        self._queue: deque[tuple[tuple[Any, ...], asyncio.Future[int]]] = deque()
-        self._wake = asyncio.Event()
-        self._closing = False
         self._closed = False
-        self._loop = asyncio.get_running_loop()
-        self._writer = asyncio.create_task(self._write_records(), name="sqlite-group-commit")
+        self._records = GroupCommit(self._commit_records, max_batch=max_batch,
+                                    batch_delay=batch_delay, name="sqlite-group-commit")
 
     @classmethod
     async def open(cls, path: str | os.PathLike[str], *, max_batch: int = MAX_BATCH,
@@ -751,10 +742,8 @@ class SqliteStore:
         """Write every queued record, then close the file."""
         if self._closed:
             return
-        self._closing = True
-        self._wake.set()
         try:
-            await self._writer
+            await self._records.close()
         finally:
             self._closed = True
             if self._work_db is not None:
@@ -768,7 +757,7 @@ class SqliteStore:
         clock, which only know the event loop is quiet, not the store's threads).
         """
         waited = False
-        while self._activity.calls or self._queue:
+        while self._activity.calls or self._records.queue:
             waited = True
             if self._activity.calls:
                 await self._activity.quiet.wait()
@@ -900,69 +889,11 @@ class SqliteStore:
 
     async def add_record(self, record: Record) -> Record:
         """Queue a record for the next group commit; return it with its id once committed."""
-        if self._closing:
-            raise RuntimeError("the store is closed")
         row = record_row(record)
-        future: asyncio.Future[int] = self._loop.create_future()
-        queue = self._queue
-        queue.append((row, future))
-        # Wake the writer when it may be idle (first record) or when a full batch is waiting.
-        if len(queue) == 1 or len(queue) >= self.max_batch:
-            self._wake.set()
-        return _with_id(record, row, await future)
+        return _with_id(record, row, await self._records.submit(row))
 
-    async def _write_records(self) -> None:
-        """The one writer: commits what is queued, up to max_batch a transaction."""
-        queue, wake, loop = self._queue, self._wake, self._loop
-        # Two batches in flight: while one commits on the connection's thread, the event loop
-        # acknowledges the previous one and gathers the next, so neither side waits for the other.
-        slots = asyncio.Semaphore(PIPELINE)
-        inflight: set[asyncio.Task[None]] = set()
-        idle = True
-        while True:
-            if not queue:
-                if self._closing:
-                    break
-                wake.clear()
-                await wake.wait()
-                idle = True
-                continue
-            if idle and self.batch_delay > 0 and len(queue) < LINGER_BELOW and not self._closing:
-                # A small batch after idling: give other producers a bounded moment to join it
-                # (a full batch cuts it short). A batch that is already large has little to gain
-                # from waiting, and records that queued during a commit have waited already.
-                wake.clear()
-                timer = loop.call_later(self.batch_delay, wake.set)
-                await wake.wait()
-                timer.cancel()
-            idle = False
-            await slots.acquire()
-            batch = [queue.popleft() for _ in range(min(len(queue), self.max_batch))]
-            task = loop.create_task(self._commit_batch(batch, slots))
-            inflight.add(task)
-            task.add_done_callback(inflight.discard)
-        if inflight:
-            await asyncio.gather(*inflight)
-
-    async def _commit_batch(self, batch: list[tuple[tuple[Any, ...], asyncio.Future[int]]],
-                            slots: asyncio.Semaphore) -> None:
-        rows = [row for row, _ in batch]
-        try:
-            ids = await self._write(lambda conn: _insert_records(conn, rows))
-        except BaseException as exc:
-            log.error("a batch of %d records failed: %s", len(batch), exc)
-            failure = exc if isinstance(exc, Exception) else RuntimeError("the writer stopped")
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(failure)
-            if not isinstance(exc, Exception):
-                raise
-            return
-        finally:
-            slots.release()
-        for record_id, (_, future) in zip(ids, batch, strict=True):
-            if not future.done():
-                future.set_result(record_id)
+    async def _commit_records(self, rows: list[tuple[Any, ...]]) -> Sequence[int]:
+        return await self._write(lambda conn: _insert_records(conn, rows))
 
     async def iter_records(self, party_id: int) -> AsyncIterator[Record]:
         """Stream a party's records in (at, id) order, a page at a time, from one snapshot."""

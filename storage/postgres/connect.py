@@ -107,6 +107,14 @@ async def connect(url: str) -> asyncpg.Connection:
     return await asyncpg.connect(url, timeout=CONNECT_TIMEOUT)
 
 
+async def connect_at_start(url: str) -> asyncpg.Connection:
+    """`connect` for start-up work: a server that cannot be reached is one StoreUnavailable."""
+    try:
+        return await connect(url)
+    except Exception as exc:
+        raise unavailable(url, exc) from None
+
+
 async def create_pool(url: str, min_size: int, max_size: int) -> asyncpg.Pool:
     """Open the pool every query of a store goes through."""
     pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size,

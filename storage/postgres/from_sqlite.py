@@ -18,7 +18,7 @@ from typing import Any
 import asyncpg
 
 from storage import StoreUnavailable
-from storage.postgres.connect import connect, migrate, unavailable, where
+from storage.postgres.connect import connect_at_start, migrate, where
 from storage.sqlite import migrate as migrate_sqlite
 
 PAGE = 5_000
@@ -140,10 +140,7 @@ async def copy_from_sqlite(path: str, url: str) -> list[Copied]:
     if path == ":memory:" or not os.path.isfile(path):  # noqa: ASYNC240 - a command, not a bot
         raise StoreUnavailable(f"--from: no SQLite database at {path!r}")
     await migrate_sqlite(path)
-    try:
-        conn = await connect(url)
-    except Exception as exc:
-        raise unavailable(url, exc) from None
+    conn = await connect_at_start(url)
     try:
         await migrate(conn)
         async with conn.transaction():

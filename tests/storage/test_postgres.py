@@ -111,10 +111,10 @@ async def test_group_commit_acknowledges_only_stored_records(url: str) -> None:
 
     store = await PostgresStore.open(url)
     created = await store.create_party(party())
-    commits = store._records.commit_count
+    commits = store._writer.commit_count
     acked = await asyncio.gather(*(store.add_record(record(created.id, user=str(i)))
                                    for i in range(1000)))
-    transactions = store._records.commit_count - commits
+    transactions = store._writer.commit_count - commits
     await store.close()
     assert len({r.id for r in acked}) == 1000
     assert 1 <= transactions < 1000
@@ -302,7 +302,7 @@ async def test_three_workers_fire_every_action_once(url: str) -> None:
     schedulers = []
     for n, store in enumerate(stores):
         scheduler = Scheduler(store, clock, firing(f"worker-{n}"), owner=f"worker-{n}",
-                              lease_seconds=5)
+                              lease_seconds=5, lookahead=store.claim_ahead)
         store.on_actions_added(scheduler.wake)  # as bot.app wires it
         scheduler.start()
         schedulers.append(scheduler)
@@ -325,3 +325,25 @@ async def test_three_workers_fire_every_action_once(url: str) -> None:
             assert await pending_actions(check, party_id) == []
     finally:
         await check.close()
+
+
+async def test_units_of_work_that_read_through_the_store_never_starve_the_pool(
+        url: str) -> None:
+    store = await open_store(url)
+    try:
+        created = [await store.create_party(party(f"P{i:05d}")) for i in range(40)]
+
+        async def fire(party_id: int) -> None:
+            async with store.party(party_id) as tx:
+                assert tx.party is not None
+                # A read on another pooled connection while this one holds the party, as the
+                # core's firing handlers do.
+                settings = await store.get_chat_settings(tx.party.home)
+                tx.party.title = f"read {settings.retention_days}"
+                await tx.save()
+
+        await asyncio.wait_for(asyncio.gather(*(fire(p.id) for p in created)), 120)
+        titles = {(await store.get_party(p.id)).title for p in created}  # type: ignore[union-attr]
+        assert len(titles) == 1 and titles.pop().startswith("read ")
+    finally:
+        await store.close()

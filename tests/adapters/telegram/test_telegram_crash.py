@@ -9,7 +9,6 @@ each is recorded exactly once and answered once.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import sqlite3
@@ -19,7 +18,7 @@ from collections import Counter
 from pathlib import Path
 
 from faketelegram import FakeTelegram
-from tgharness import DATA
+from tgharness import DATA, wait_exit
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -51,17 +50,6 @@ def answered(db: Path) -> int:
     with sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True) as conn:
         return int(conn.execute(
             "SELECT count(*) FROM message_refs WHERE ref LIKE 'reply:%'").fetchone()[0])
-
-
-async def wait_exit(proc: subprocess.Popen[bytes], within: float) -> int:
-    """Wait for a process without blocking the fake server's loop."""
-    for _ in range(int(within / 0.05)):
-        code = proc.poll()
-        if code is not None:
-            return code
-        await asyncio.sleep(0.05)
-    proc.kill()
-    raise AssertionError("the bot did not exit")
 
 
 async def finish(fake: FakeTelegram, bot: subprocess.Popen[bytes], last: int,

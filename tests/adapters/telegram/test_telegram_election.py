@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from faketelegram import FakeTelegram
-from tgharness import DATA
+from tgharness import DATA, wait_exit
 
 from tests.postgres import empty_database
 
@@ -70,17 +70,6 @@ async def wait_done(url: str, update_id: int, within: float) -> None:
     finally:
         await conn.close()
     raise AssertionError(f"update {update_id} was never marked handled")
-
-
-async def wait_exit(proc: subprocess.Popen[bytes], within: float) -> int:
-    """Wait for a process without blocking the fake server's loop."""
-    for _ in range(int(within / 0.05)):
-        code = proc.poll()
-        if code is not None:
-            return code
-        await asyncio.sleep(0.05)
-    proc.kill()
-    raise AssertionError("the worker did not exit")
 
 
 def said(log: Path) -> str:

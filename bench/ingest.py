@@ -168,8 +168,18 @@ def report(results: list[Result], latencies: list[float], transactions: int,
     return p99
 
 
-def print_targets(targets: list[tuple[str, bool]]) -> None:
-    """One line a target: what it asks, the figure, met or MISSED."""
+def print_targets(grouped: Result, single: Result, ceiling: Result, p99: float, *,
+                  times: float, share: float, limit: str) -> None:
+    """One line a target (50,000/s, `times` one commit per record, `share` of the limit, p99
+    ack 50 ms): what it asks, the figure, met or MISSED."""
+    targets = [
+        (f"≥ 50,000 records/s: {grouped.rate:,.0f}", grouped.rate >= 50_000),
+        (f"≥ {times:g}× one commit per record: {grouped.rate / single.rate:.1f}×",
+         grouped.rate >= times * single.rate),
+        (f"≥ {share:.0%} of {limit}: {grouped.rate / ceiling.rate:.0%}".replace("%", " %", 1),
+         grouped.rate >= share * ceiling.rate),
+        (f"p99 ack ≤ 50 ms: {p99 * 1000:.1f} ms", p99 <= 0.050),
+    ]
     for text, met in targets:
         print(f"target {text} — {'met' if met else 'MISSED'}")
 
@@ -223,15 +233,7 @@ async def main() -> None:
 
     p99 = report([grouped, single, ceiling, fsynced], latencies, transactions, args)
     print("(the synchronous=FULL row is for reference: the targets use the store's pragmas)\n")
-    targets = [
-        (f"≥ 50,000 records/s: {grouped.rate:,.0f}", grouped.rate >= 50_000),
-        (f"≥ 15× one commit per record: {grouped.rate / single.rate:.1f}×",
-         grouped.rate >= 15 * single.rate),
-        (f"≥ 70 % of the limit: {grouped.rate / ceiling.rate:.0%}",
-         grouped.rate >= 0.7 * ceiling.rate),
-        (f"p99 ack ≤ 50 ms: {p99 * 1000:.1f} ms", p99 <= 0.050),
-    ]
-    print_targets(targets)
+    print_targets(grouped, single, ceiling, p99, times=15, share=0.7, limit="the limit")
     print(f"(cpu count {os.cpu_count()}, SQLite {sqlite3.sqlite_version})")
 
 

@@ -133,6 +133,11 @@ class WatchParty:
 
     # many workers on one database (PRODUCT §9)
 
+    @property
+    def worker_id(self) -> str:
+        """This worker's name among the workers (WORKER_ID)."""
+        return self.config.worker_id
+
     async def hold_lease(self, name: str, seconds: float) -> bool:
         """Take or renew the named lease (one poller of a stream) for this worker; True: held."""
         now = self.clock.now()

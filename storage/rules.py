@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from bot.actions import Action, ActionStatus
@@ -61,17 +61,19 @@ class WorkOnParty:
                              f"{self.party_id}")
 
 
+@dataclass
 class PartyLocks:
     """One asyncio lock per party, held by the units of work of this process in turn (FIFO).
 
     The memory store's only guard. On a database a saving, never the guard: a unit of work
     waiting here holds no connection and, in one process, units on one party begin in the
-    order they were asked for; the database's own lock is what keeps workers apart.
+    order they were asked for; the database's own lock is what keeps workers apart. Equal to
+    another when both hold the same locks (none, between units of work), as a store's state
+    is compared.
     """
 
-    def __init__(self) -> None:
-        # A party's lock and how many units of work hold or wait for it; dropped when none do.
-        self._locks: dict[int, tuple[asyncio.Lock, int]] = {}
+    # A party's lock and how many units of work hold or wait for it; dropped when none do.
+    _locks: dict[int, tuple[asyncio.Lock, int]] = field(default_factory=dict)
 
     @asynccontextmanager
     async def hold(self, party_id: int | None) -> AsyncIterator[None]:

@@ -254,7 +254,7 @@ class TelegramAdapter:
         """What GET /healthz says of Telegram: how updates arrive, and whether this worker polls."""
         if self.webhook is not None:
             return {"telegram": "webhook", "poller": False}
-        polling = self._lease.held if self._lease is not None else True
+        polling = (self._lease is not None and self._lease.held) if self.elect else True
         return {"telegram": "polling" if polling else "standby", "poller": polling}
 
     async def _serve_webhook(self, webhook: Webhook, stop: asyncio.Event) -> None:
@@ -291,7 +291,7 @@ class TelegramAdapter:
         """Poll while this worker holds the poller lease; stand by while another does."""
         lease = self._lease = PollerLease(core, self.bot_id, self.lease_seconds)
         while await lease.acquire(stop):
-            log.info("Telegram: this worker (%s) polls as @%s", core.config.worker_id,
+            log.info("Telegram: this worker (%s) polls as @%s", core.worker_id,
                      self.bot.username)
             halt = asyncio.Event()
             keeper = asyncio.create_task(lease.keep(stop, halt), name="telegram-lease")

@@ -12,14 +12,15 @@ from typing import Any, TypeVar
 
 import asyncpg
 
-from bot.actions import Action, ActionKind, ActionStatus, Outcome
+from bot.actions import Action, ActionKind, Outcome
 from bot.chats import ChatRef, ChatSettings, Creators
 from bot.party import LinkStatus, Party, PartyChat, PartyState
 from bot.ports import LogEntry, RecordRow, SendScope, SentKind, SentMessage, UpdateClaim
 from bot.records import Record
 from storage import StoreConflict
 from storage.group_commit import BATCH_DELAY, MAX_BATCH, GroupCommit
-from storage.postgres import coordination, rows, work
+from storage.postgres import chat_moves, coordination, rows, work
+from storage.postgres import leases as lease_sql
 from storage.postgres.connect import (
     connect,
     connect_at_start,
@@ -32,7 +33,7 @@ from storage.postgres.connect import (
 )
 from storage.postgres.records import RecordWriter, record_pages
 from storage.postgres.wakeups import Wakeups
-from storage.rules import FOLLOWERS, PartyLocks, work_party_id
+from storage.rules import PartyLocks, work_party_id
 from storage.sqlite import _seconds_text, _seconds_tuple
 
 T = TypeVar("T")
@@ -47,81 +48,6 @@ POOL_MAX = 10
 # its own (the chat's settings, say), and the group commit's batches need theirs; were every
 # pooled connection held by a unit waiting for one more, none would ever come back.
 POOL_KEPT_FREE = 4
-
-# Two ordered scans of partial indexes (unleased pending by due time; ran-out leases), each
-# locking what it takes and skipping rows another worker's claim holds, merged, the first
-# `limit` leased: no two workers ever claim one action, and neither waits for the other.
-CLAIM = f"""
-WITH fresh AS (
-    SELECT id, due_at FROM actions
-    WHERE status = 'pending' AND acquired_until IS NULL AND due_at <= $1
-    ORDER BY due_at, id LIMIT $4 FOR UPDATE SKIP LOCKED
-), expired AS (
-    SELECT id, due_at FROM actions
-    WHERE status = 'pending' AND acquired_until IS NOT NULL AND acquired_until <= $1
-      AND due_at <= $1
-    ORDER BY due_at, id LIMIT $4 FOR UPDATE SKIP LOCKED
-), picked AS (
-    SELECT id FROM (SELECT * FROM fresh UNION ALL SELECT * FROM expired) AS both_kinds
-    ORDER BY due_at, id LIMIT $4
-)
-UPDATE actions AS a SET acquired_by = $2, acquired_until = $3, fence = a.fence + 1
-FROM picked WHERE a.id = picked.id
-RETURNING {', '.join(f'a.{c.strip()}' for c in rows.ACTION_COLUMNS.split(','))}
-"""
-NEXT_WAKEUP = """
-SELECT
-    (SELECT due_at FROM actions
-     WHERE status = 'pending' AND acquired_until IS NULL ORDER BY due_at LIMIT 1),
-    (SELECT MIN(GREATEST(due_at, acquired_until)) FROM actions
-     WHERE status = 'pending' AND acquired_until IS NOT NULL)
-"""
-RENEW = """
-UPDATE actions AS a SET acquired_until = $3
-FROM unnest($1::bigint[], $2::integer[]) AS l(id, fence)
-WHERE a.id = l.id AND a.fence = l.fence AND a.acquired_by = $4 AND a.status = 'pending'
-RETURNING a.id
-"""
-FINISH = """
-UPDATE actions AS a SET status = o.status
-FROM unnest($1::bigint[], $2::integer[], $3::text[]) AS o(id, fence, status)
-WHERE a.id = o.id AND a.fence = o.fence AND a.acquired_by = $4
-RETURNING a.id, a.fence
-"""
-REAP = ("UPDATE actions SET acquired_by = NULL, acquired_until = NULL WHERE status = 'pending'"
-        " AND acquired_until IS NOT NULL AND (acquired_until <= $1 OR acquired_by = $2)")
-
-# Where each thing that follows a moved chat (storage.rules.FOLLOWERS) is stored: its table,
-# the columns naming the chat, and, for those whose new chat keeps its own, the rest of the key.
-_FOLLOW: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
-    "party_chats": ("party_chats", ("platform", "chat_id"), ("party_id",)),
-    "sent_messages": ("sent_messages", ("platform", "chat_id"), ("message_id",)),
-    "forgotten": ("forgotten", ("platform", "chat_id"), ("user_id",)),
-    "chat_settings": ("chat_settings", ("platform", "chat_id"), ()),
-    "home_chats": ("parties", ("home_platform", "home_chat_id"), ()),
-    "records": ("records", ("platform", "chat_id"), ()),
-    "message_refs": ("message_refs", ("chat_platform", "chat_id"), ()),
-    "guides": ("guides", ("scope",), ("name",)),
-}
-
-
-def _follow_sql(name: str, keep_new: bool) -> list[str]:
-    """The statements that move one follower from the old chat ($1..) to the new one."""
-    table, chat, rest = _FOLLOW[name]
-    width = len(chat)
-    assign = ", ".join(f"{c} = ${i + width + 1}" for i, c in enumerate(chat))
-    old = " AND ".join(f"{table}.{c} = ${i + 1}" for i, c in enumerate(chat))
-    if not keep_new:
-        return [f"UPDATE {table} SET {assign} WHERE {old}"]
-    taken = " AND ".join([f"t.{c} = ${i + width + 1}" for i, c in enumerate(chat)]
-                         + [f"t.{c} = {table}.{c}" for c in rest])
-    return [f"UPDATE {table} SET {assign} WHERE {old}"
-            f" AND NOT EXISTS (SELECT 1 FROM {table} AS t WHERE {taken})",
-            f"DELETE FROM {table} WHERE {old}"]
-
-
-_MOVES = [(f.name, _follow_sql(f.name, f.keep_new)) for f in FOLLOWERS]
-
 
 class PostgresStore:
     """`bot.ports.Store` on one PostgreSQL database; use `await PostgresStore.open(url)`.
@@ -453,16 +379,7 @@ class PostgresStore:
         """Give everything stored under `old` to `new`, in one transaction; `new`'s own stay."""
         if old == new:
             return
-        pairs = {2: (old.platform, old.chat_id, new.platform, new.chat_id),
-                 1: (str(old), str(new))}
-
-        async def run(conn: asyncpg.Connection) -> None:
-            for name, statements in _MOVES:
-                args = pairs[len(_FOLLOW[name][1])]
-                for sql in statements:
-                    used = args if sql.startswith("UPDATE") else args[:len(args) // 2]
-                    await conn.execute(sql, *used)
-        await self._write(run, "moving a chat")
+        await self._write(lambda conn: chat_moves.move(conn, old, new), "moving a chat")
 
     # actions
 
@@ -475,42 +392,30 @@ class PostgresStore:
 
     async def next_wakeup(self) -> datetime | None:
         """Return the earliest instant a pending action can be claimed (due, or lease expiry)."""
-        due, lease = await self._run(lambda conn: conn.fetchrow(NEXT_WAKEUP), "next wakeup")
-        times = [t for t in (due, lease) if t is not None]
-        return min(times) if times else None
+        return await self._run(lease_sql.next_wakeup, "next wakeup")
 
     async def claim_due(self, now: datetime, owner: str, lease_until: datetime,
                         limit: int) -> list[Action]:
         """Lease up to `limit` pending actions due by `now`, earliest first, to `owner`."""
         if limit <= 0:
             return []
-        found = await self._write(lambda conn: conn.fetch(
-            CLAIM, rows.aware(now), owner, rows.aware(lease_until), limit), "claiming actions")
-        claimed = [rows.action(row) for row in found]
-        claimed.sort(key=lambda a: (a.due_at, a.id or 0))
-        return claimed
+        return await self._write(lambda conn: lease_sql.claim(conn, now, owner, lease_until, limit),
+                                 "claiming actions")
 
     async def renew_leases(self, owner: str, leases: list[tuple[int, int]],
                            lease_until: datetime) -> list[int]:
         """Extend the leases (action id, fence) `owner` still holds; return the ids extended."""
         if not leases:
             return []
-        until = rows.aware(lease_until)
-        found = await self._write(lambda conn: conn.fetch(
-            RENEW, [i for i, _ in leases], [f for _, f in leases], until, owner),
-            "renewing leases")
-        renewed = {row[0] for row in found}
-        return [action_id for action_id, _ in leases if action_id in renewed]
+        return await self._write(lambda conn: lease_sql.renew(conn, owner, leases, lease_until),
+                                 "renewing leases")
 
     async def finish_actions(self, owner: str, outcomes: list[Outcome]) -> list[Outcome]:
         """Write outcomes still under `owner`'s lease and fence; return those written."""
         if not outcomes:
             return []
-        found = await self._write(lambda conn: conn.fetch(
-            FINISH, [o.action_id for o in outcomes], [o.fence for o in outcomes],
-            [ActionStatus(o.status).value for o in outcomes], owner), "finishing actions")
-        written = {(row[0], row[1]) for row in found}
-        return [o for o in outcomes if (o.action_id, o.fence) in written]
+        return await self._write(lambda conn: lease_sql.finish(conn, owner, outcomes),
+                                 "finishing actions")
 
     async def cancel_actions(self, party_id: int, kinds: frozenset[ActionKind]) -> int:
         """Cancel a party's pending actions of these kinds; return how many."""
@@ -521,9 +426,7 @@ class PostgresStore:
 
     async def reap_leases(self, now: datetime, owner: str) -> int:
         """Drop leases that ran out by `now` or are held under `owner`; return how many."""
-        when = rows.aware(now)
-        return work.affected(await self._write(lambda conn: conn.execute(REAP, when, owner),
-                                               "reaping leases"))
+        return await self._write(lambda conn: lease_sql.reap(conn, now, owner), "reaping leases")
 
     # many workers on one database
 

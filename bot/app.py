@@ -12,12 +12,13 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Protocol, TextIO
+from typing import Any, Protocol, TextIO
 
 from adapters.console import texts as console_texts
 from adapters.console.chat import CHAT as CONSOLE_CHAT
 from adapters.console.chat import ConsoleChat, ConsoleGateway, is_tty, start_reader
 from adapters.feeds import feed_opener
+from adapters.web import WebServer
 from bot.clock import ScaledClock, SystemClock
 from bot.errors import ConfigurationError
 from bot.guide import BUILTIN_DIR, GuideLibrary
@@ -31,6 +32,9 @@ from bot.settings import Settings
 from storage import open_store
 
 log = logging.getLogger(__name__)
+
+# How long GET /healthz waits for the database before it calls it unavailable.
+HEALTH_TIMEOUT = 2.0
 
 
 @dataclass
@@ -129,7 +133,8 @@ async def build(settings: Settings, store: Store, clock: Clock,
     seconds of film time and must not be called "the bot was offline".
     """
     outbox = Outbox(clock, {name: gw for name, (gw, _) in gateways.items()},
-                    {name: limits for name, (_, limits) in gateways.items()})
+                    {name: limits for name, (_, limits) in gateways.items()},
+                    shared=store if settings.shares_database() else None)
     config = CoreConfig(default_timezone=settings.default_timezone,
                         grace=timedelta(seconds=settings.grace_period_seconds * speed),
                         late_note_after=timedelta(seconds=15 * speed),
@@ -137,7 +142,8 @@ async def build(settings: Settings, store: Store, clock: Clock,
                         resume_countdown=timedelta(seconds=settings.resume_countdown_seconds),
                         ready_check=timedelta(seconds=settings.ready_check_seconds),
                         follow_allowed_hosts=settings.allowed_feed_hosts(),
-                        feed_lost_after=timedelta(seconds=settings.feed_lost_after_seconds))
+                        feed_lost_after=timedelta(seconds=settings.feed_lost_after_seconds),
+                        worker_id=settings.worker_id)
     core = WatchParty(store, clock, outbox, library or guide_library(settings), config)
     core.follow_with(feed_opener(settings, clock))
     shared = store if isinstance(store, SharedActions) else None
@@ -210,7 +216,11 @@ async def run_console(settings: Settings, speed: float = 1.0, stdin: TextIO | No
 
 
 class PlatformAdapter(Protocol):
-    """What the composition root needs of a platform adapter (Discord, Telegram)."""
+    """What the composition root needs of a platform adapter (Discord, Telegram).
+
+    Optionally also `web_routes()`, the aiohttp routes it serves on PORT (the Telegram
+    webhook), and `health()`, what GET /healthz says of it (shards, poller).
+    """
 
     platform: str
     gateway: ChatGateway
@@ -268,6 +278,16 @@ async def serve(settings: Settings, adapters: Sequence[PlatformAdapter], stop: a
         await store.close()
         raise
     shutdowns = [Shutdown() for _ in adapters]
+    web_server: WebServer | None = None
+    if settings.port is not None:
+        routes = [route for adapter in adapters
+                  for route in getattr(adapter, "web_routes", list)()]
+        web_server = WebServer(settings.port, lambda: health(settings, store, adapters), routes)
+        try:
+            await web_server.start()
+        except OSError as err:
+            await runtime.stop()
+            raise ConfigurationError(f"PORT: {err}") from None
 
     async def wind_down(running: list[asyncio.Task[None]]) -> None:
         await stop.wait()
@@ -300,7 +320,31 @@ async def serve(settings: Settings, adapters: Sequence[PlatformAdapter], stop: a
             raise config from None
         raise
     finally:
-        await runtime.stop()
+        try:
+            await runtime.stop()
+        finally:
+            if web_server is not None:
+                await web_server.stop()
+
+
+async def health(settings: Settings, store: Store,
+                 adapters: Sequence[PlatformAdapter]) -> tuple[bool, dict[str, Any]]:
+    """What GET /healthz answers: healthy when the database answers, and this worker's facts."""
+    try:
+        await asyncio.wait_for(store.ping(), HEALTH_TIMEOUT)
+        database = True
+    except Exception as exc:
+        log.warning("health check: the database does not answer (%s)", type(exc).__name__)
+        database = False
+    body: dict[str, Any] = {"worker": settings.worker_id,
+                            "adapters": [adapter.platform for adapter in adapters],
+                            "shards": None, "poller": None,
+                            "database": "ok" if database else "unavailable"}
+    for adapter in adapters:
+        report = getattr(adapter, "health", None)
+        if report is not None:
+            body.update(report())
+    return database, body
 
 
 def _configuration_error(group: BaseExceptionGroup[BaseException]) -> ConfigurationError | None:

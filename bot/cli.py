@@ -67,8 +67,10 @@ def _settings() -> Settings:
         return Settings()
     except ValidationError as err:
         first = err.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]).upper() or "settings"
+        field = ".".join(str(p) for p in first["loc"]).upper()
         message = str(first["msg"]).removeprefix("Value error, ")
+        if not field:
+            raise ConfigurationError(message) from None  # it names the settings itself
         if first["type"] != "value_error" and "TOKEN" not in field:
             # pydantic's own wording names the expected type, not what it was given.
             message = f"{message}; got “{first.get('input')}”"

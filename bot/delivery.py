@@ -31,6 +31,7 @@ from bot.ratelimits import (
     UNLIMITED,
     Bucket,
     RateLimits,
+    go_spare,
 )
 from bot.richtext import Message
 
@@ -382,10 +383,47 @@ class Lane:
             return None
         return await self.gateway.send_file(chat, job.filename, job.data, job.message)
 
+    async def _shared_turn(self, job: Job) -> bool:
+        """Count the job against the budgets all workers share; False (and held back for the
+        wait) when another worker's requests left no room yet.
+
+        A GO may use the bot's whole window; everything else leaves it a little room. A database
+        that does not answer does not stop delivery: the local windows and the platform's 429s
+        still hold it back.
+        """
+        shared = self.outbox.shared
+        if shared is None:
+            return True
+        spare = 0 if job.priority is Priority.GO else go_spare(self.limits.per_bot)
+        scopes = [(name, rates, extra) for name, rates, extra in (
+            (str(job.chat), self.limits.per_chat, 0),
+            (f"{self.platform}:bot", self.limits.per_bot, spare)) if rates]
+        if not scopes:
+            return True
+        try:
+            wait, full = await shared.take_send(scopes, _ms(self.clock.now()))
+        except Exception as exc:
+            log.warning("could not count a %s send against the shared budget (%s); sending "
+                        "on the local limits", self.platform, type(exc).__name__)
+            return True
+        if not wait:
+            return True
+        until = self.clock.now() + timedelta(milliseconds=wait)
+        if full == str(job.chat) or job.priority is not Priority.GO:
+            # A bot window full for this job may still have room for a GO: only its chat waits.
+            self.chat_blocked[job.chat] = max(until, self.chat_blocked.get(job.chat, until))
+        else:
+            self.blocked_until = max(until, self.blocked_until or until)
+        self.outbox.budget_waits += 1
+        self._requeue(job)
+        return False
+
     async def _deliver(self, job: Job) -> None:
         chat = job.chat
         outbox = self.outbox
         try:
+            if not await self._shared_turn(job):
+                return
             if log.isEnabledFor(logging.DEBUG):
                 text = job.message.plain() if job.message else job.filename
                 log.debug("%s to %s: %r", job.kind.value, chat, text)

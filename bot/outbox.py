@@ -40,6 +40,7 @@ from bot.ratelimits import (
     UNLIMITED,
     BucketFactory,
     RateLimits,
+    SharedBudget,
     memory_buckets,
 )
 from bot.richtext import Message
@@ -58,7 +59,8 @@ class Outbox:
     def __init__(self, clock: Clock, gateways: Mapping[str, ChatGateway],
                  limits: Mapping[str, RateLimits], *, max_attempts: int = 5,
                  backoff: float = 1.0, max_backoff: float = 30.0,
-                 buckets: BucketFactory = memory_buckets) -> None:
+                 buckets: BucketFactory = memory_buckets,
+                 shared: SharedBudget | None = None) -> None:
         missing = sorted(set(gateways) - set(limits))
         if missing:
             raise ValueError(f"no rate limits given for {', '.join(missing)} "
@@ -67,6 +69,10 @@ class Outbox:
             raise ValueError("max_attempts must be at least 1")
         self.clock = clock
         self.buckets = buckets
+        # With other workers on the database every request is also counted there, so the
+        # platform's limits hold for all of them together (see docs/architecture.md).
+        self.shared = shared
+        self.budget_waits = 0
         self.max_attempts = max_attempts
         self.backoff = backoff
         self.max_backoff = max_backoff

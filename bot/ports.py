@@ -175,6 +175,18 @@ class PartyWork(Protocol):
         """Append to this party's log."""
         ...
 
+class UpdateClaim(StrEnum):
+    """What `Store.claim_update` found for an inbound platform update."""
+
+    CLAIMED = "claimed"  # this worker handles it now
+    DONE = "done"  # some worker handled it already: skip it
+    BUSY = "busy"  # another worker is handling it right now
+
+
+# A send-budget scope: its name ('telegram:bot', a chat), its windows, and how many requests of
+# each window must stay free for more urgent ones (GO).
+SendScope = tuple[str, tuple[tuple[int, float], ...], int]
+
 # A record as exports read it, a plain tuple (a million of them are read, and building a
 # `Record` each costs more than writing its line): (id, kind, platform, chat_id, user_id,
 # display_name, at in microseconds since 1970-01-01 UTC, position, value, prompt, message_id).
@@ -368,6 +380,48 @@ class Store(Protocol):
 
     async def cancel_actions(self, party_id: int, kinds: frozenset[ActionKind]) -> int:
         """Cancel a party's pending actions of these kinds; return how many."""
+        ...
+
+    # many workers on one database (PRODUCT §9)
+    async def ping(self) -> None:
+        """Return once the database answers a trivial query; raise if it does not."""
+        ...
+
+    async def hold_lease(self, name: str, owner: str, now: datetime, until: datetime) -> bool:
+        """Take or extend the named lease (one Telegram poller, say) for `owner` until `until`.
+
+        True when `owner` holds it now: it was free, had run out by `now`, or was `owner`'s.
+        """
+        ...
+
+    async def release_lease(self, name: str, owner: str) -> None:
+        """Give up a lease `owner` holds (a clean stop), so another worker takes it at once."""
+        ...
+
+    async def claim_update(self, source: str, update_id: int, owner: str, now: datetime,
+                           until: datetime) -> UpdateClaim:
+        """Claim an inbound update (`source` names the bot) for handling until `until`.
+
+        DONE when any worker finished it before; BUSY while another worker's claim runs;
+        otherwise (new, a claim that ran out, or `owner`'s own) CLAIMED.
+        """
+        ...
+
+    async def finish_update(self, source: str, update_id: int, now: datetime) -> None:
+        """Mark an inbound update handled: every later claim of it is DONE."""
+        ...
+
+    async def prune_updates(self, before: datetime) -> int:
+        """Forget updates finished before `before` (Telegram repeats none that old)."""
+        ...
+
+    async def take_send(self, scopes: list[SendScope], now_ms: int) -> tuple[int, str | None]:
+        """Count one outbound request against every scope's windows, for all workers together.
+
+        Returns (0, None) when it fits each scope (and is counted in each), else the
+        milliseconds until it would fit and the name of the scope that is full (nothing
+        counted). `now_ms` is the wall clock in milliseconds, the same for every worker.
+        """
         ...
 
     # chat settings and uploaded guides

@@ -225,3 +225,42 @@ class Window:
 def memory_buckets(name: str, rates: RateSpec) -> Bucket:
     """The default factory: sliding windows kept in this process."""
     return Window(name, rates)
+
+
+class SharedBudget(Protocol):
+    """Send budgets counted for every worker together (the store, with several workers)."""
+
+    async def take_send(self, scopes: list[tuple[str, RateSpec, int]],
+                        now_ms: int) -> tuple[int, str | None]:
+        """Count one request against every scope; else (ms to wait, the full scope's name)."""
+        ...
+
+
+def go_spare(rates: RateSpec) -> int:
+    """How many requests of each of a bot's windows only a GO may use: a tenth, at least one
+    (none for a window of one request)."""
+    count = min((c for c, _ in rates), default=0)
+    return max(1, count // 10) if count > 1 else 0
+
+
+def window_wait_ms(rates: RateSpec, taken: list[int], now_ms: int, spare: int = 0) -> int:
+    """How long until one more request fits `rates`, given the instants (ms) of those `taken`.
+
+    A request counts against a window while it is younger than the window. `spare` requests of
+    each window stay free (for a GO); a window of one request keeps none. 0: it fits now.
+    Every store's shared budget decides with this, so all of them agree.
+    """
+    wait = 0
+    ordered = sorted(taken)
+    for count, seconds in rates:
+        window = round(seconds * 1000)
+        allowed = max(1, count - spare)
+        inside = [t for t in ordered if t > now_ms - window]
+        if len(inside) >= allowed:
+            wait = max(wait, inside[len(inside) - allowed] + window - now_ms)
+    return max(0, wait)
+
+
+def longest_window_ms(rates: RateSpec) -> int:
+    """The longest window of `rates` in milliseconds (how long a request counts at most)."""
+    return max((round(seconds * 1000) for _, seconds in rates), default=0)

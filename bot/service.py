@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot import commands as c
 from bot.actions import Action, ActionStatus
@@ -21,7 +21,7 @@ from bot.handlers.parties import TITLE_MAX as TITLE_MAX
 from bot.handlers.records import ANSWER_MAX as ANSWER_MAX
 from bot.outbox import Outbox
 from bot.party import Party, PartyState
-from bot.ports import Clock, Store
+from bot.ports import Clock, Store, UpdateClaim
 from bot.richtext import Message
 from bot.tally import Summary, Tally
 
@@ -149,3 +149,34 @@ class WatchParty:
             return
         await self.store.move_chat(old, new)
         log.info("moved the parties and records of %s to %s", old, new)
+
+    # many workers on one database (PRODUCT §9)
+
+    @property
+    def worker_id(self) -> str:
+        """This worker's name among the workers (WORKER_ID)."""
+        return self.config.worker_id
+
+    async def hold_lease(self, name: str, seconds: float) -> bool:
+        """Take or renew the named lease (one poller of a stream) for this worker; True: held."""
+        now = self.clock.now()
+        return await self.store.hold_lease(name, self.config.worker_id, now,
+                                           now + timedelta(seconds=seconds))
+
+    async def release_lease(self, name: str) -> None:
+        """Give up a lease this worker holds, so another takes it at once."""
+        await self.store.release_lease(name, self.config.worker_id)
+
+    async def claim_update(self, source: str, update_id: int, seconds: float) -> UpdateClaim:
+        """Claim an inbound update for this worker for `seconds`: handle it only if CLAIMED."""
+        now = self.clock.now()
+        return await self.store.claim_update(source, update_id, self.config.worker_id, now,
+                                             now + timedelta(seconds=seconds))
+
+    async def finish_update(self, source: str, update_id: int) -> None:
+        """Mark an inbound update handled, for every worker."""
+        await self.store.finish_update(source, update_id, self.clock.now())
+
+    async def prune_updates(self, older_than: timedelta) -> int:
+        """Forget inbound updates finished longer ago than `older_than`."""
+        return await self.store.prune_updates(self.clock.now() - older_than)

@@ -12,7 +12,8 @@ from typing import Any
 from bot.actions import Action, ActionKind, ActionStatus, Outcome
 from bot.chats import ChatRef, ChatSettings, Creators
 from bot.party import LinkStatus, Party, PartyChat, PartyState
-from bot.ports import LogEntry, RecordRow, SentKind, SentMessage
+from bot.ports import LogEntry, RecordRow, SendScope, SentKind, SentMessage, UpdateClaim
+from bot.ratelimits import longest_window_ms, window_wait_ms
 from bot.records import Record, RecordKind
 from storage import StoreConflict
 from storage.rules import (
@@ -203,6 +204,9 @@ class MemoryStore:
         self._events: dict[tuple[int, str], int] = {}
         self._refs: dict[tuple[str, str], tuple[ChatRef, str]] = {}
         self._ids: dict[str, int] = {}
+        self._leases: dict[str, tuple[str, datetime]] = {}
+        self._updates: dict[tuple[str, int], tuple[str, datetime, bool]] = {}
+        self._slots: dict[str, list[int]] = {}
         self._party_locks = PartyLocks()
         self._closed = False
 
@@ -610,6 +614,64 @@ class MemoryStore:
                 action.acquired_until = None
                 count += 1
         return count
+
+    # many workers on one database
+
+    async def ping(self) -> None:
+        """The memory store always answers."""
+
+    async def hold_lease(self, name: str, owner: str, now: datetime, until: datetime) -> bool:
+        """Take or extend the named lease for `owner`: free, run out, or already `owner`'s."""
+        held = self._leases.get(name)
+        if held is not None and held[0] != owner and held[1] > _instant(now):
+            return False
+        self._leases[name] = (owner, _instant(until))
+        return True
+
+    async def release_lease(self, name: str, owner: str) -> None:
+        """Give up a lease `owner` holds."""
+        if self._leases.get(name, ("", None))[0] == owner:
+            del self._leases[name]
+
+    async def claim_update(self, source: str, update_id: int, owner: str, now: datetime,
+                           until: datetime) -> UpdateClaim:
+        """Claim an inbound update: DONE if handled before, BUSY while another's claim runs."""
+        key = (source, update_id)
+        seen = self._updates.get(key)
+        if seen is not None:
+            holder, held_until, done = seen
+            if done:
+                return UpdateClaim.DONE
+            if holder != owner and held_until > _instant(now):
+                return UpdateClaim.BUSY
+        self._updates[key] = (owner, _instant(until), False)
+        return UpdateClaim.CLAIMED
+
+    async def finish_update(self, source: str, update_id: int, now: datetime) -> None:
+        """Mark an inbound update handled."""
+        key = (source, update_id)
+        if key in self._updates:
+            self._updates[key] = (self._updates[key][0], _instant(now), True)
+
+    async def prune_updates(self, before: datetime) -> int:
+        """Forget updates finished before `before`."""
+        old = [k for k, (_, at, done) in self._updates.items() if done and at < _instant(before)]
+        for key in old:
+            del self._updates[key]
+        return len(old)
+
+    async def take_send(self, scopes: list[SendScope], now_ms: int) -> tuple[int, str | None]:
+        """Count one request against every scope, for all workers together, or say the wait."""
+        for name, rates, spare in scopes:
+            since = now_ms - longest_window_ms(rates)
+            taken = self._slots[name] = [t for t in self._slots.get(name, []) if t > since]
+            wait = window_wait_ms(rates, taken, now_ms, spare)
+            if wait:
+                return wait, name
+        for name, rates, _ in scopes:
+            if rates:
+                self._slots[name].append(now_ms)
+        return 0, None
 
     # chat settings and uploaded guides
 

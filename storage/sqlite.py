@@ -18,7 +18,8 @@ import aiosqlite
 from bot.actions import Action, ActionKind, ActionStatus, Outcome
 from bot.chats import ChatRef, ChatSettings, Creators
 from bot.party import LinkStatus, Party, PartyChat, PartyState, Series
-from bot.ports import LogEntry, RecordRow, SentKind, SentMessage
+from bot.ports import LogEntry, RecordRow, SendScope, SentKind, SentMessage, UpdateClaim
+from bot.ratelimits import longest_window_ms, window_wait_ms
 from bot.records import Record, RecordKind
 from storage import StoreConflict, StoreUnavailable
 from storage.group_commit import BATCH_DELAY, MAX_BATCH, GroupCommit
@@ -308,6 +309,18 @@ _INSERT_ACTION = (
 # Two ordered index scans (unleased pending by due time; expired leases), merged, so a claim
 # reads `limit` rows of a partial index, not every pending action. The outer conditions are
 # re-checked by the UPDATE itself, which makes the whole claim one atomic statement.
+_HOLD_LEASE = (
+    "INSERT INTO leases (name, holder, until_us) VALUES (:name, :owner, :until)"
+    " ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until_us = excluded.until_us"
+    " WHERE leases.holder = excluded.holder OR leases.until_us <= :now"
+)
+_CLAIM_UPDATE = (
+    "INSERT INTO inbound_updates (source, update_id, holder, until_us)"
+    " VALUES (:source, :id, :owner, :until)"
+    " ON CONFLICT (source, update_id) DO UPDATE SET holder = excluded.holder,"
+    " until_us = excluded.until_us WHERE inbound_updates.done = 0"
+    " AND (inbound_updates.holder = excluded.holder OR inbound_updates.until_us <= :now)"
+)
 _CLAIM = f"""
 UPDATE actions SET acquired_by = :owner, acquired_until = :until, fence = fence + 1
 WHERE id IN (
@@ -1144,6 +1157,64 @@ class SqliteStore:
             " AND (acquired_until <= ? OR acquired_by = ?)",
             params,
         ).rowcount)
+
+    # many workers on one database
+
+    async def ping(self) -> None:
+        """Return once the database answers a trivial query."""
+        await _call(self._db, lambda conn: conn.execute("SELECT 1").fetchone())
+
+    async def hold_lease(self, name: str, owner: str, now: datetime, until: datetime) -> bool:
+        """Take or extend the named lease for `owner`: free, run out, or already `owner`'s."""
+        params = {"name": name, "owner": owner, "now": _us(now), "until": _us(until)}
+        return bool(await self._write(lambda conn: conn.execute(_HOLD_LEASE, params).rowcount))
+
+    async def release_lease(self, name: str, owner: str) -> None:
+        """Give up a lease `owner` holds."""
+        await self._write(lambda conn: conn.execute(
+            "DELETE FROM leases WHERE name = ? AND holder = ?", (name, owner)))
+
+    async def claim_update(self, source: str, update_id: int, owner: str, now: datetime,
+                           until: datetime) -> UpdateClaim:
+        """Claim an inbound update: DONE if handled before, BUSY while another's claim runs."""
+        params = {"source": source, "id": update_id, "owner": owner, "now": _us(now),
+                  "until": _us(until)}
+
+        def run(conn: sqlite3.Connection) -> UpdateClaim:
+            if conn.execute(_CLAIM_UPDATE, params).rowcount:
+                return UpdateClaim.CLAIMED
+            row = conn.execute("SELECT done FROM inbound_updates WHERE source = ?"
+                               " AND update_id = ?", (source, update_id)).fetchone()
+            return UpdateClaim.DONE if row and row[0] else UpdateClaim.BUSY
+        return await self._write(run)
+
+    async def finish_update(self, source: str, update_id: int, now: datetime) -> None:
+        """Mark an inbound update handled."""
+        await self._write(lambda conn: conn.execute(
+            "UPDATE inbound_updates SET done = 1, until_us = ? WHERE source = ?"
+            " AND update_id = ?", (_us(now), source, update_id)))
+
+    async def prune_updates(self, before: datetime) -> int:
+        """Forget updates finished before `before`."""
+        return await self._write(lambda conn: conn.execute(
+            "DELETE FROM inbound_updates WHERE done = 1 AND until_us < ?",
+            (_us(before),)).rowcount)
+
+    async def take_send(self, scopes: list[SendScope], now_ms: int) -> tuple[int, str | None]:
+        """Count one request against every scope, for all workers together, or say the wait."""
+        def run(conn: sqlite3.Connection) -> tuple[int, str | None]:
+            for name, rates, spare in scopes:
+                conn.execute("DELETE FROM send_slots WHERE scope = ? AND at_ms <= ?",
+                             (name, now_ms - longest_window_ms(rates)))
+                taken = [row[0] for row in conn.execute(
+                    "SELECT at_ms FROM send_slots WHERE scope = ?", (name,))]
+                wait = window_wait_ms(rates, taken, now_ms, spare)
+                if wait:
+                    return wait, name
+            conn.executemany("INSERT INTO send_slots (scope, at_ms) VALUES (?, ?)",
+                             [(name, now_ms) for name, rates, _ in scopes if rates])
+            return 0, None
+        return await self._write(run)
 
     # chat settings and uploaded guides
 

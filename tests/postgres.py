@@ -18,7 +18,8 @@ import pytest
 ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 SKIP_PREFIX = "PostgreSQL tests skipped"
 TABLES = ("parties", "party_chats", "records", "forgotten", "sent_messages", "actions",
-          "chat_settings", "guides", "party_log", "message_refs")
+          "chat_settings", "guides", "party_log", "message_refs", "leases", "inbound_updates",
+          "send_slots")
 
 # The `bot` fixture's stores (tests/conftest.py) with PostgreSQL: a module of the core's tests
 # runs on it too with `pytestmark = pytest.mark.parametrize("bot", STORES, indirect=True)`.

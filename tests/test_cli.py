@@ -153,3 +153,28 @@ def test_the_sample_calendar_file_in_docs_parses() -> None:
         (ROOT / "docs" / "calendar-sample.ics").read_bytes()).walk("VEVENT")
     assert event["DTSTART"].to_ical().endswith(b"Z") and event.walk("VALARM")
     assert "Join code" in str(event["DESCRIPTION"])
+
+
+def test_webhook_url_without_secret_is_one_clear_line(tmp_path: Path) -> None:
+    result = run("migrate", env={"TELEGRAM_WEBHOOK_URL": "https://bot.example.org/telegram",
+                                 "PORT": "8080", "DATABASE_URL": f"sqlite:///{tmp_path}/x.db"})
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "watchparty: TELEGRAM_WEBHOOK_URL is set but TELEGRAM_WEBHOOK_SECRET is not: set a "
+        "secret, so only Telegram can post updates to the webhook"]
+
+
+def test_shard_settings_are_checked_together(tmp_path: Path) -> None:
+    db = {"DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}
+    result = run("migrate", env={"DISCORD_SHARD_IDS": "0,2", **db})
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "watchparty: DISCORD_SHARD_IDS is set but DISCORD_SHARD_COUNT is not: give the bot's "
+        "total number of shards too"]
+    result = run("migrate", env={"DISCORD_SHARD_IDS": "1-2", "DISCORD_SHARD_COUNT": "2", **db})
+    assert result.stderr.strip().splitlines() == [
+        "watchparty: DISCORD_SHARD_IDS names shard 2, but DISCORD_SHARD_COUNT=2 has shards 0 to 1"]
+    result = run("migrate", env={"DISCORD_SHARD_IDS": "zero", "DISCORD_SHARD_COUNT": "2", **db})
+    assert result.stderr.strip().splitlines() == [
+        "watchparty: DISCORD_SHARD_IDS: must be shard numbers or ranges such as `0-3` or `0,2`, "
+        "or `none`; got 'zero'"]

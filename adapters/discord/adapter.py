@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import Any
 
 import discord
 import discord.gateway
 import discord.http
 import yarl
 
-from adapters.discord.client import WatchpartyClient
+from adapters.discord.client import ShardedWatchpartyClient, WatchpartyClient
 from adapters.discord.gateway import PLATFORM, DiscordGateway
 from adapters.discord.interactions import Interactions
 from bot.errors import ConfigurationError
@@ -51,16 +52,35 @@ class DiscordAdapter:
         self._gateway_url = settings.discord_gateway_url
         self.limits = RateLimits.parse(settings.discord_rate_limits)
         self.bridge = Interactions()
-        self.client = WatchpartyClient(dev_guild_id=settings.discord_dev_guild_id,
-                                       bridge=self.bridge)
+        self.shards = settings.shard_ids()
+        if not self.shards:  # every shard, or none at all (a worker that only sends)
+            self.client: WatchpartyClient = WatchpartyClient(
+                dev_guild_id=settings.discord_dev_guild_id, bridge=self.bridge)
+        else:
+            self.client = ShardedWatchpartyClient(
+                dev_guild_id=settings.discord_dev_guild_id, bridge=self.bridge,
+                shard_count=settings.discord_shard_count, shard_ids=list(self.shards))
         self.gateway = DiscordGateway(self.client, self.client.logged_in, self.client.events)
+
+    async def _login_only(self, token: str) -> None:
+        """Log in and stay logged in until the client is closed, without a gateway."""
+        await self.client.login(token)
+        log.info("Discord: logged in to send only (DISCORD_SHARD_IDS=none)")
+        await asyncio.Event().wait()
+
+    def health(self) -> dict[str, Any]:
+        """What GET /healthz says of Discord: the shards this worker holds (None: all)."""
+        return {"shards": None if self.shards is None else list(self.shards)}
 
     async def run(self, core: WatchParty, shutdown: Shutdown) -> None:
         """Log in, publish the commands, serve the gateway until `shutdown.stop`, let received
         reactions and votes be recorded, and disconnect once `shutdown.disconnect` is set."""
         redirect(self._api_base_url, self._gateway_url)
         self.bridge.core = core
-        client_task = asyncio.create_task(self.client.start(self._token.get_secret_value()),
+        # With no shard of its own a worker logs in (REST) and never opens the gateway: it
+        # posts what it fires to any server, and receives nothing.
+        connect = (self.client.start if self.shards != () else self._login_only)
+        client_task = asyncio.create_task(connect(self._token.get_secret_value()),
                                           name="discord-client")
         stop_task = asyncio.create_task(shutdown.stop.wait(), name="discord-stop")
         try:

@@ -232,3 +232,13 @@ class WatchpartyClient(discord.Client):
         for queue in self._queues:
             await queue.join()
         await self.events.drain()
+
+
+class ShardedWatchpartyClient(WatchpartyClient, discord.AutoShardedClient):
+    """The bot's connection on some of its shards (DISCORD_SHARD_COUNT, DISCORD_SHARD_IDS).
+
+    discord.py's AutoShardedClient runs one gateway connection per shard; given a shard count
+    it connects to the configured gateway without asking `GET /gateway/bot`. Interactions and
+    events of the guilds on these shards arrive here; sending is REST, so this worker posts to
+    any guild's channels.
+    """

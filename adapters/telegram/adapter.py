@@ -16,10 +16,11 @@ import logging
 import re
 import time
 import warnings
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from typing import Any
+from urllib.parse import urlsplit
 
 from telegram import BotCommand, Chat, MaybeInaccessibleMessage, Update, User
 from telegram import Message as TgMessage
@@ -66,6 +67,7 @@ from adapters.telegram.gateway import TelegramGateway, ref_for_message, ref_for_
 from adapters.telegram.intake import Intake
 from adapters.telegram.members import Members
 from adapters.telegram.shapes import kind_of, well_formed
+from adapters.telegram.workers import WEBHOOK_PATIENCE, Once, PollerLease, Webhook
 from bot import buttons, render
 from bot import commands as c
 from bot.arguments import parse_command_text
@@ -199,6 +201,19 @@ class TelegramAdapter:
         self.members = Members(self.bot)
         self.gateway = TelegramGateway(self.bot, self.members)
         self.poll_timeout = poll_timeout
+        self.bot_id = int(settings.telegram_token.get_secret_value().split(":", 1)[0])
+        # With other workers on the database one of them polls, elected; with a webhook every
+        # worker serves it. Either way each update is claimed in the database, handled once.
+        self.elect = settings.shares_database()
+        self.lease_seconds = settings.telegram_poller_lease_seconds
+        self.webhook_url = settings.telegram_webhook_url
+        self.webhook: Webhook | None = None
+        if settings.telegram_webhook_url and settings.telegram_webhook_secret is not None:
+            self.webhook = Webhook(urlsplit(settings.telegram_webhook_url).path or "/",
+                                   settings.telegram_webhook_secret.get_secret_value(),
+                                   self._on_webhook_update)
+        self._lease: PollerLease | None = None
+        self._once: Once | None = None
         self._core: WatchParty | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._answering = asyncio.Semaphore(ANSWERS_IN_FLIGHT)
@@ -213,20 +228,120 @@ class TelegramAdapter:
         app = self.application
         if not await self._initialize(shutdown.stop):
             return
+        pruning: asyncio.Task[None] | None = None
         try:
             self.gateway.attach(core)
             await self._register_commands()
             await app.start()
-            log.info("Telegram: polling as @%s", self.bot.username)
-            await self._poll(shutdown.stop)
+            if self.webhook is not None or self.elect:
+                self._once = (Once(core, self.bot_id) if self.webhook is not None else
+                              Once(core, self.bot_id, claim_seconds=self.lease_seconds))
+                pruning = asyncio.create_task(self._once.prune(shutdown.stop),
+                                              name="telegram-prune")
+            if self.webhook is not None:
+                await self._serve_webhook(self.webhook, shutdown.stop)
+            elif self.elect:
+                await self._poll_elected(core, shutdown.stop)
+            else:
+                await self._leave_webhook_mode()
+                log.info("Telegram: polling as @%s", self.bot.username)
+                await self._poll(shutdown.stop)
             await self._wind_down()
             shutdown.idle.set()
             await shutdown.disconnect.wait()
         finally:
+            if pruning is not None:
+                pruning.cancel()
             self.gateway.detach()
             if app.running:
                 await app.stop()
             await app.shutdown()
+
+    def web_routes(self) -> list[Any]:
+        """The routes this adapter serves on PORT: the webhook, in webhook mode."""
+        return self.webhook.routes() if self.webhook is not None else []
+
+    def health(self) -> dict[str, Any]:
+        """What GET /healthz says of Telegram: how updates arrive, and whether this worker polls."""
+        if self.webhook is not None:
+            return {"telegram": "webhook", "poller": False}
+        polling = (self._lease is not None and self._lease.held) if self.elect else True
+        return {"telegram": "polling" if polling else "standby", "poller": polling}
+
+    async def _serve_webhook(self, webhook: Webhook, stop: asyncio.Event) -> None:
+        """Set the webhook (pending updates kept), serve it until `stop`, finish what is in
+        flight. It stays set: the other workers go on serving it."""
+        pause = 1.0
+        while not stop.is_set():
+            try:
+                await self.bot.set_webhook(self.webhook_url or "",
+                                           secret_token=webhook.secret,
+                                           allowed_updates=list(ALLOWED_UPDATES),
+                                           drop_pending_updates=False)
+                break
+            except TelegramError as exc:
+                log.warning("setWebhook failed (%s); trying again in %.0fs", exc, pause)
+                await self._pause(stop, pause)
+                pause = min(pause * 2, 30.0)
+        webhook.accepting = True
+        log.info("Telegram: serving the webhook as @%s", self.bot.username)
+        await stop.wait()
+        await webhook.drain(DRAIN_SECONDS)
+
+    async def _leave_webhook_mode(self) -> None:
+        """Back to polling: remove a webhook an earlier run set, keeping its pending updates."""
+        try:
+            info = await self.bot.get_webhook_info()
+            if info.url:
+                await self.bot.delete_webhook(drop_pending_updates=False)
+                log.info("Telegram: removed the webhook; polling from now on")
+        except TelegramError as exc:
+            log.warning("could not check for a webhook (%s); polling anyway", exc)
+
+    async def _poll_elected(self, core: WatchParty, stop: asyncio.Event) -> None:
+        """Poll while this worker holds the poller lease; stand by while another does."""
+        lease = self._lease = PollerLease(core, self.bot_id, self.lease_seconds)
+        while await lease.acquire(stop):
+            log.info("Telegram: this worker (%s) polls as @%s", core.worker_id,
+                     self.bot.username)
+            halt = asyncio.Event()
+            keeper = asyncio.create_task(lease.keep(stop, halt), name="telegram-lease")
+            try:
+                await self._leave_webhook_mode()
+                await self._poll(halt, confirm=lambda: lease.held)
+            finally:
+                keeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await keeper
+            if stop.is_set():
+                await lease.release()
+                return
+
+    async def _on_webhook_update(self, data: dict[str, Any]) -> bool | None:
+        """One posted update, handled once: True handled now, False before, None elsewhere."""
+        once = self._once
+        assert once is not None
+        update_id = int(data["update_id"])
+        claimed = await once.claim(update_id, patience=WEBHOOK_PATIENCE)
+        if not claimed:
+            return claimed
+        try:
+            update = Update.de_json(data, self.bot)
+        except Exception as exc:
+            log.error("could not decode Telegram update %s (%s); skipped", update_id,
+                      type(exc).__name__)
+        else:
+            await self._process(update)
+        await once.finish(update_id)
+        return True
+
+    async def _process_once(self, update: Update) -> None:
+        """Handle a polled update unless a worker handled it before (a poller that died)."""
+        once = self._once
+        assert once is not None
+        if await once.claim(update.update_id, patience=None):
+            await self._process(update)
+            await once.finish(update.update_id)
 
     async def _initialize(self, stop: asyncio.Event) -> bool:
         """Initialize the Application (getMe), waiting out network trouble; False if stopped."""
@@ -263,9 +378,13 @@ class TelegramAdapter:
 
     # ---- the update loop ----------------------------------------------------------------------
 
-    async def _poll(self, stop: asyncio.Event) -> None:
-        """Fetch, hand each update to its chat's lane, confirm up to the intake's watermark."""
-        intake = Intake(self._process)
+    async def _poll(self, stop: asyncio.Event,
+                    confirm: Callable[[], bool] = lambda: True) -> None:
+        """Fetch, hand each update to its chat's lane, confirm up to the intake's watermark.
+
+        At the end what is finished is confirmed, if `confirm()` still says this worker polls.
+        """
+        intake = Intake(self._process_once if self._once is not None else self._process)
         pause = 1.0
         try:
             while not stop.is_set():
@@ -298,7 +417,7 @@ class TelegramAdapter:
         finally:
             await intake.drain(DRAIN_SECONDS)
         offset = intake.watermark
-        if offset is not None:
+        if offset is not None and confirm():
             # Confirm what is finished now, so the next start does not see it again.
             try:
                 await self.bot.get_updates(offset=offset, limit=1, timeout=0,

@@ -44,6 +44,7 @@ class CoreConfig:
     late_note_after: timedelta = timedelta(seconds=15)
     follow_allowed_hosts: tuple[str, ...] = (DEFAULT_ALLOWED_HOSTS,)
     feed_lost_after: timedelta = timedelta(seconds=LOST_AFTER_SECONDS)
+    worker_id: str = "worker"  # this worker's name in leases (WORKER_ID)
 
 
 class Deps:

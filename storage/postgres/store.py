@@ -15,11 +15,11 @@ import asyncpg
 from bot.actions import Action, ActionKind, Outcome
 from bot.chats import ChatRef, ChatSettings, Creators
 from bot.party import LinkStatus, Party, PartyChat, PartyState
-from bot.ports import LogEntry, RecordRow, SentKind, SentMessage
+from bot.ports import LogEntry, RecordRow, SendScope, SentKind, SentMessage, UpdateClaim
 from bot.records import Record
 from storage import StoreConflict
 from storage.group_commit import BATCH_DELAY, MAX_BATCH, GroupCommit
-from storage.postgres import chat_moves, rows, work
+from storage.postgres import chat_moves, coordination, rows, work
 from storage.postgres import leases as lease_sql
 from storage.postgres.connect import (
     connect,
@@ -452,6 +452,49 @@ class PostgresStore:
     async def reap_leases(self, now: datetime, owner: str) -> int:
         """Drop leases that ran out by `now` or are held under `owner`; return how many."""
         return await self._write(lambda conn: lease_sql.reap(conn, now, owner), "reaping leases")
+
+    # many workers on one database
+
+    async def ping(self) -> None:
+        """Return once the database answers a trivial query (no retrying: a health check)."""
+        async with self._pool.acquire() as conn:
+            await conn.fetchval("SELECT 1")
+
+    async def hold_lease(self, name: str, owner: str, now: datetime, until: datetime) -> bool:
+        """Take or extend the named lease for `owner`: free, run out, or already `owner`'s."""
+        return await self._write(lambda conn: coordination.hold_lease(
+            conn, name, owner, rows.aware(now), rows.aware(until)), "holding a lease")
+
+    async def release_lease(self, name: str, owner: str) -> None:
+        """Give up a lease `owner` holds."""
+        await self._write(lambda conn: conn.execute(
+            "DELETE FROM leases WHERE name = $1 AND holder = $2", name, owner),
+            "releasing a lease")
+
+    async def claim_update(self, source: str, update_id: int, owner: str, now: datetime,
+                           until: datetime) -> UpdateClaim:
+        """Claim an inbound update: DONE if handled before, BUSY while another's claim runs."""
+        return await self._write(lambda conn: coordination.claim_update(
+            conn, source, update_id, owner, rows.aware(now), rows.aware(until)),
+            "claiming an update")
+
+    async def finish_update(self, source: str, update_id: int, now: datetime) -> None:
+        """Mark an inbound update handled."""
+        when = rows.aware(now)
+        await self._write(lambda conn: conn.execute(
+            "UPDATE inbound_updates SET done = true, until = $3 WHERE source = $1"
+            " AND update_id = $2", source, update_id, when), "finishing an update")
+
+    async def prune_updates(self, before: datetime) -> int:
+        """Forget updates finished before `before`."""
+        when = rows.aware(before)
+        return work.affected(await self._write(lambda conn: conn.execute(
+            "DELETE FROM inbound_updates WHERE done AND until < $1", when), "pruning updates"))
+
+    async def take_send(self, scopes: list[SendScope], now_ms: int) -> tuple[int, str | None]:
+        """Count one request against every scope, for all workers together, or say the wait."""
+        return await self._write(lambda conn: coordination.take_send(conn, scopes, now_ms),
+                                 "counting a send")
 
     # chat settings and uploaded guides
 

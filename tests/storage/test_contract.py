@@ -1059,7 +1059,7 @@ async def test_sqlite_uses_wal(sqlite_path: Path) -> None:
 
 async def test_sqlite_migrations_are_recorded_and_idempotent(sqlite_path: Path) -> None:
     versions = ["V1__initial", "V2__record_events_and_message_refs", "V3__action_fences",
-                "V5__party_life", "V6__seek_and_follow"]
+                "V4__workers", "V5__party_life", "V6__seek_and_follow"]
     assert await migrate(sqlite_path) == versions
     assert await migrate(sqlite_path) == []
     store = await SqliteStore.open(sqlite_path)
@@ -1070,7 +1070,7 @@ async def test_sqlite_migrations_are_recorded_and_idempotent(sqlite_path: Path) 
     with sqlite3.connect(sqlite_path) as raw:
         rows = raw.execute("SELECT version, name FROM schema_version").fetchall()
     assert rows == [(1, "V1__initial"), (2, "V2__record_events_and_message_refs"),
-                    (3, "V3__action_fences"), (5, "V5__party_life"),
+                    (3, "V3__action_fences"), (4, "V4__workers"), (5, "V5__party_life"),
                     (6, "V6__seek_and_follow")]
 
 

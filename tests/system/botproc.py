@@ -28,7 +28,8 @@ USER = "Dana"
 
 # Every setting the bot reads (bot/settings.py), so the developer's environment cannot leak in.
 _SETTINGS = ("DISCORD_", "TELEGRAM_", "DATABASE_URL", "GUIDES_DIR", "DEFAULT_TIMEZONE",
-             "LOG_LEVEL", "GRACE_PERIOD_SECONDS", "COUNTDOWN_SECONDS", "READY_CHECK_SECONDS")
+             "LOG_LEVEL", "GRACE_PERIOD_SECONDS", "COUNTDOWN_SECONDS", "READY_CHECK_SECONDS",
+             "WORKER_ID", "PORT", "MULTI_WORKER")
 
 STAMP = re.compile(r"^\d\d:\d\d:\d\d watchparty: ")
 # Lines the console prints on its own (not a bot message); each starts a new group.

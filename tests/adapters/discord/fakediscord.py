@@ -153,7 +153,7 @@ class FakeDiscord(LoopbackServer):
     client_max_size = 64 * 1024 * 1024
 
     def __init__(self, *, channels: int = 3, bot_manages_events: bool = True,
-                 guild_count: int = 1) -> None:
+                 guild_count: int = 1, shard_count: int | None = None) -> None:
         super().__init__()
         self.app_id = snowflake()
         self.bot = User(self.app_id, "watchparty", "watchparty", bot=True)
@@ -162,8 +162,14 @@ class FakeDiscord(LoopbackServer):
         self.channel_guild: dict[int, int] = {}
         self.channels: list[int] = []
         self.moderator_role = snowflake()
+        # Sharded, the bot must IDENTIFY with `shard: [id, shard_count]`, and each guild is
+        # dispatched only on its shard, (guild_id >> 22) % shard_count; guild g is on shard
+        # g % shard_count here.
+        self.shard_count = shard_count
         for g in range(guild_count):
             guild_id = snowflake()
+            while shard_count and (guild_id >> 22) % shard_count != g % shard_count:
+                guild_id += 1 << 22
             ids = [snowflake() for _ in range(channels)]
             self.guilds[guild_id] = {"id": guild_id, "name": f"Film club {g + 1}",
                                      "channels": ids}
@@ -194,8 +200,8 @@ class FakeDiscord(LoopbackServer):
         self.retry_after: float = 0.05
         self.lose_response_to: set[str] = set()  # texts whose post is stored, then answered 500
         # gateway
-        self.session: Session | None = None
-        self.ws: web.WebSocketResponse | None = None
+        self.sessions: dict[int, Session] = {}  # by shard
+        self.sockets: dict[int, web.WebSocketResponse] = {}  # the connected shards
         self.connections = 0
         self.ready = asyncio.Event()
         self.heartbeat_interval_ms = 45_000
@@ -214,10 +220,26 @@ class FakeDiscord(LoopbackServer):
         """Close every connection and stop listening."""
         for task in list(self._pending):
             task.cancel()
-        if self.ws is not None:
+        for ws in list(self.sockets.values()):
             with contextlib.suppress(Exception):
-                await self.ws.close()
+                await ws.close()
         await super().stop()
+
+    @property
+    def session(self) -> Session | None:
+        """The gateway session of shard 0 (the only one, unsharded)."""
+        return self.sessions.get(0)
+
+    @property
+    def ws(self) -> web.WebSocketResponse | None:
+        """The connection of shard 0 (the only one, unsharded), while connected."""
+        return self.sockets.get(0)
+
+    def shard_of(self, guild_id: int | None) -> int:
+        """The shard a guild's events go to (0 unsharded, or for events of no guild)."""
+        if not self.shard_count or guild_id is None:
+            return 0
+        return (guild_id >> 22) % self.shard_count
 
     @property
     def api_base(self) -> str:
@@ -631,8 +653,9 @@ class FakeDiscord(LoopbackServer):
                 elif op == 6:
                     await self._resume(ws, data)
         finally:
-            if self.ws is ws:
-                self.ws = None
+            for shard, open_ws in list(self.sockets.items()):
+                if open_ws is ws:
+                    del self.sockets[shard]
             await self._notify()
         return ws
 
@@ -651,53 +674,68 @@ class FakeDiscord(LoopbackServer):
         if data.get("token") != TOKEN:
             await ws.close(code=4004, message=b"Authentication failed.")
             return
+        shard, count = data.get("shard") or (0, 1)
+        if self.shard_count and count != self.shard_count:
+            await ws.close(code=4010, message=b"Invalid shard.")
+            return
+        if self.shard_count and not 0 <= shard < count:
+            await ws.close(code=4010, message=b"Invalid shard.")
+            return
         self.identifies.append(data)
-        self.session = Session(f"session-{snowflake()}")
-        self.ws = ws
+        session = self.sessions[shard] = Session(f"session-{snowflake()}")
+        self.sockets[shard] = ws
+        guilds = [g for g in self.guilds if self.shard_of(g) == shard]
         await self._send(ws, "READY", {
-            "v": 10, "user": self.bot.json(), "session_id": self.session.id,
-            "resume_gateway_url": self.gateway_url, "shard": [0, 1],
-            "guilds": [{"id": str(g), "unavailable": True} for g in self.guilds],
-            "application": {"id": str(self.app_id), "flags": 0}})
-        for guild_id in self.guilds:
-            await self._send(ws, "GUILD_CREATE", self.guild_json(guild_id))
+            "v": 10, "user": self.bot.json(), "session_id": session.id,
+            "resume_gateway_url": self.gateway_url, "shard": [shard, count],
+            "guilds": [{"id": str(g), "unavailable": True} for g in guilds],
+            "application": {"id": str(self.app_id), "flags": 0}}, shard)
+        for guild_id in guilds:
+            await self._send(ws, "GUILD_CREATE", self.guild_json(guild_id), shard)
         self.ready.set()
         await self._notify()
 
     async def _resume(self, ws: web.WebSocketResponse, data: dict[str, Any]) -> None:
         self.resumes.append(data)
-        if (self.session is None or data.get("session_id") != self.session.id
-                or data.get("token") != TOKEN):
+        shard = next((n for n, session in self.sessions.items()
+                      if session.id == data.get("session_id")), None)
+        if shard is None or data.get("token") != TOKEN:
             await ws.send_json({"op": 9, "d": False, "s": None, "t": None})
             return
+        session = self.sessions[shard]
         # Replay what the bot missed; events dispatched meanwhile join the replay.
         seen = int(data.get("seq") or 0)
-        while missed := [p for s, p in self.session.log if s > seen]:
+        while missed := [p for s, p in session.log if s > seen]:
             for payload in missed:
                 await ws.send_json(payload)
                 seen = payload["s"]
-        self.ws = ws
-        await ws.send_json({"op": 0, "t": "RESUMED", "d": {}, "s": self.session.seq})
+        self.sockets[shard] = ws
+        await ws.send_json({"op": 0, "t": "RESUMED", "d": {}, "s": session.seq})
         await self._notify()
 
     async def _send(self, ws: web.WebSocketResponse | None, event: str,
-                    data: dict[str, Any]) -> None:
-        assert self.session is not None
-        self.session.seq += 1
-        payload = {"op": 0, "t": event, "d": data, "s": self.session.seq}
-        self.session.log.append((self.session.seq, payload))
+                    data: dict[str, Any], shard: int = 0) -> None:
+        session = self.sessions.get(shard)
+        assert session is not None, f"shard {shard} never identified"
+        session.seq += 1
+        payload = {"op": 0, "t": event, "d": data, "s": session.seq}
+        session.log.append((session.seq, payload))
         if ws is not None and not ws.closed:
             await ws.send_json(payload)
 
     async def dispatch(self, event: str, data: dict[str, Any]) -> None:
-        """Send an event to the bot; while it is reconnecting, RESUME replays it."""
-        await self._send(self.ws, event, data)
+        """Send an event to the bot on its guild's shard; while that shard is reconnecting,
+        RESUME replays it."""
+        guild = data.get("guild_id")
+        if guild is None and data.get("channel_id") is not None:
+            guild = self.channel_guild.get(int(data["channel_id"]))
+        shard = self.shard_of(None if guild is None else int(guild))
+        await self._send(self.sockets.get(shard), event, data, shard)
 
     async def reconnect(self) -> None:
         """Ask the bot to reconnect (op 7); it comes back with RESUME."""
-        ws = self.ws
+        ws = self.sockets.pop(0, None)
         assert ws is not None, "the bot is not connected"
-        self.ws = None
         await ws.send_json({"op": 7, "d": None, "s": None, "t": None})
 
     async def wait_resumed(self, count: int, within: float = 10.0) -> None:

@@ -21,9 +21,11 @@ import json
 import re
 import time
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 from tests.loopback import LoopbackServer
@@ -48,6 +50,8 @@ _TAG = re.compile(r'<(/?)([a-zA-Z][a-zA-Z0-9-]*)((?:\s+[a-zA-Z_-]+\s*=\s*"[^"<>]
 _ATTR = re.compile(r'([a-zA-Z_-]+)\s*=\s*"([^"]*)"')
 _ENTITY = re.compile(r"&(?:(lt|gt|amp|quot)|#(\d+)|#x([0-9a-fA-F]+));")
 _NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
+_REQUEST: ContextVar[web.Request | None] = ContextVar("fake_telegram_request", default=None)
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 
 def utf16(text: str) -> int:
@@ -236,6 +240,37 @@ class FakeTelegram(LoopbackServer):
         self._chat_ids = itertools.count(1)
         self._changed = asyncio.Condition()
         self._pokes: set[asyncio.Task[None]] = set()
+        # two bots polling at once: Telegram ends the older getUpdates with a 409
+        self._polling: dict[int, web.Request] = {}
+        self._poll_generation = 0
+        self.poll_overlaps = 0
+        # webhook mode: what setWebhook set, and every post made to it (update id, status)
+        self.webhook: dict[str, Any] | None = None
+        self.webhook_posts: list[tuple[int, int]] = []
+        self.sent_updates: dict[int, dict[str, Any]] = {}  # every update queued, by id
+        self.dropped_pending = 0  # updates thrown away by drop_pending_updates
+        self._pusher: asyncio.Task[None] | None = None
+        # Telegram's limits, counted once `count_limits` is called: every send or edit beyond
+        # them is a violation (a real Telegram would have answered 429)
+        self.counted: tuple[tuple[int, float], tuple[tuple[int, float], ...], float] | None = None
+        self.limit_violations: list[str] = []
+        self._bot_sends: list[float] = []
+        self._chat_sends: dict[int, list[float]] = {}
+
+    async def stop(self) -> None:
+        """Stop posting to a webhook, then stop listening."""
+        if self._pusher is not None:
+            self._pusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pusher
+            self._pusher = None
+        await super().stop()
+
+    @property
+    def pollers(self) -> int:
+        """How many getUpdates calls wait now on connections that are still open."""
+        return sum(1 for r in self._polling.values()
+                   if r.transport is not None and not r.transport.is_closing())
 
     # ---- server ---------------------------------------------------------------------------
 
@@ -317,6 +352,7 @@ class FakeTelegram(LoopbackServer):
                     int(chat_id) if isinstance(chat_id, int | str) and str(chat_id).lstrip(
                         "-").isdigit() else None)
         self.calls.append(call)
+        _REQUEST.set(request)
         try:
             if handler is None:
                 raise ApiError(404, "Not Found: method not found")
@@ -326,6 +362,7 @@ class FakeTelegram(LoopbackServer):
                 raise ApiError(self.broken[method], "Internal Server Error")
             if method in SENDING and call.chat_id is not None:
                 self._flood_check(call.chat_id, call.at)
+                self._count_limits(method, call.chat_id, time.monotonic())
             result = await handler(params, files)
         except ApiError as err:
             call.status = err.code
@@ -352,6 +389,29 @@ class FakeTelegram(LoopbackServer):
             if path == request.match_info["path"]:
                 return web.Response(body=data)
         return web.Response(status=404)
+
+    def count_limits(self, per_bot: tuple[int, float] = (30, 1.0),
+                     per_chat: tuple[tuple[int, float], ...] = ((1, 1.0), (20, 60.0)),
+                     slack: float = 0.1) -> None:
+        """Count sends and edits beyond Telegram's limits (a window is `slack` s shorter, for
+        the jitter between the bot's clock and this server's)."""
+        self.counted = (per_bot, per_chat, slack)
+
+    def _count_limits(self, method: str, chat_id: int, now: float) -> None:
+        if self.counted is None:
+            return
+        per_bot, per_chat, slack = self.counted
+        sends = self._chat_sends.setdefault(chat_id, [])
+        for times, rates, scope in ((self._bot_sends, (per_bot,), "the bot"),
+                                    (sends, per_chat, f"chat {chat_id}")):
+            times.append(now)
+            for count, window in rates:
+                inside = sum(1 for t in times if t > now - (window - slack))
+                if inside > count:
+                    self.limit_violations.append(
+                        f"{method} to {chat_id}: {inside} in {window:g}s for {scope}")
+            longest = max(w for _, w in rates)
+            del times[:sum(1 for t in times if t <= now - longest)]
 
     def _flood_check(self, chat_id: int, now: float) -> None:
         storm = self.storms.get(chat_id)
@@ -454,8 +514,80 @@ class FakeTelegram(LoopbackServer):
     async def api_getMe(self, params: dict[str, Any], files: dict[str, Any]) -> Any:
         return self.bot_user
 
-    async def api_deleteWebhook(self, params: dict[str, Any], files: dict[str, Any]) -> Any:
+    def _drop_pending(self, params: dict[str, Any]) -> None:
+        if params.get("drop_pending_updates") in (True, "true", "True"):
+            self.dropped_pending += len(self.updates)
+            self.updates = []
+
+    async def api_setWebhook(self, params: dict[str, Any], files: dict[str, Any]) -> Any:
+        url = str(params.get("url") or "")
+        if not url:
+            return await self.api_deleteWebhook(params, files)
+        if not url.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+            raise ApiError(400, "Bad Request: bad webhook: An HTTPS URL must be provided for "
+                                "webhook")
+        secret = params.get("secret_token")
+        if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", str(secret)):
+            raise ApiError(400, "Bad Request: secret token contains unallowed characters")
+        self._drop_pending(params)
+        allowed = params.get("allowed_updates")
+        if allowed is not None:
+            self.allowed = frozenset(allowed) if allowed else DEFAULT_UPDATES
+        self.webhook = {"url": url, "secret_token": None if secret is None else str(secret)}
+        if self._pusher is None or self._pusher.done():
+            self._pusher = asyncio.get_running_loop().create_task(self._push())
+        self._poke()
         return True
+
+    async def api_deleteWebhook(self, params: dict[str, Any], files: dict[str, Any]) -> Any:
+        self._drop_pending(params)
+        self.webhook = None
+        self._poke()
+        return True
+
+    async def api_getWebhookInfo(self, params: dict[str, Any], files: dict[str, Any]) -> Any:
+        return {"url": self.webhook["url"] if self.webhook else "",
+                "has_custom_certificate": False, "pending_update_count": len(self.updates)}
+
+    async def _push(self) -> None:
+        """Post each pending update to the webhook in order, again until it is answered 200."""
+        async with aiohttp.ClientSession() as session:
+            while self.webhook is not None:
+                if not self.updates:
+                    async with self._changed:
+                        await self._changed.wait()
+                    continue
+                update = self.updates[0]
+                status = await self.post_webhook(update, self.webhook.get("secret_token"),
+                                                 session=session)
+                self.webhook_posts.append((update["update_id"], status))
+                if status == 200:
+                    self.updates = [u for u in self.updates if u is not update]
+                    self.confirmed = max(self.confirmed, int(update["update_id"]) + 1)
+                else:
+                    await asyncio.sleep(0.2)
+                await self._notify()
+
+    async def post_webhook(self, update: dict[str, Any], secret: str | None, *,
+                           url: str | None = None,
+                           session: aiohttp.ClientSession | None = None) -> int:
+        """Post one update to the webhook as Telegram does (or as someone else might); its
+        HTTP status (599: no answer)."""
+        target = url or (self.webhook or {}).get("url")
+        assert target, "no webhook is set"
+        headers = {} if secret is None else {SECRET_HEADER: secret}
+        own = session is None
+        client = session or aiohttp.ClientSession()
+        try:
+            async with client.post(target, json=update, headers=headers,
+                                   timeout=aiohttp.ClientTimeout(total=60)) as response:
+                await response.read()
+                return response.status
+        except (aiohttp.ClientError, TimeoutError):
+            return 599
+        finally:
+            if own:
+                await client.close()
 
     async def api_setMyCommands(self, params: dict[str, Any], files: dict[str, Any]) -> Any:
         for command in params.get("commands", []):
@@ -466,6 +598,15 @@ class FakeTelegram(LoopbackServer):
         return True
 
     async def api_getUpdates(self, params: dict[str, Any], files: dict[str, Any]) -> Any:
+        if self.webhook is not None:
+            raise ApiError(409, "Conflict: can't use getUpdates method while webhook is active; "
+                                "use deleteWebhook to delete the webhook first")
+        request = _REQUEST.get()
+        if self.pollers:
+            self.poll_overlaps += 1
+            self._poll_generation += 1  # the waiting one is ended with a 409, as Telegram does
+            self._poke()
+        generation = self._poll_generation
         offset = params.get("offset")
         if offset is not None and int(offset) > 0:
             self.confirmed = max(self.confirmed, int(offset))
@@ -477,10 +618,12 @@ class FakeTelegram(LoopbackServer):
         limit = int(params.get("limit") or 100)
         timeout = float(params.get("timeout") or 0)
         self.getupdates_waiting += 1
+        if request is not None:
+            self._polling[id(request)] = request
         try:
             deadline = asyncio.get_running_loop().time() + timeout
             async with self._changed:
-                while not self.updates:
+                while not self.updates and generation == self._poll_generation:
                     left = deadline - asyncio.get_running_loop().time()
                     if left <= 0:
                         break
@@ -490,6 +633,11 @@ class FakeTelegram(LoopbackServer):
                         break
         finally:
             self.getupdates_waiting -= 1
+            if request is not None:
+                self._polling.pop(id(request), None)
+        if generation != self._poll_generation:
+            raise ApiError(409, "Conflict: terminated by other getUpdates request; make sure "
+                                "that only one bot instance is running")
         return self.updates[:limit]
 
     async def api_sendMessage(self, params: dict[str, Any], files: dict[str, Any]) -> Any:
@@ -692,6 +840,7 @@ class FakeTelegram(LoopbackServer):
 
     def _queue(self, kind: str, payload: dict[str, Any]) -> int:
         update = {"update_id": next(self._update_ids), kind: payload}
+        self.sent_updates[update["update_id"]] = update
         admin = self.members.get((payload.get("chat", {}).get("id", 0), self.bot_id)) in (
             "administrator", "creator")
         if kind.startswith("message_reaction") and not admin:

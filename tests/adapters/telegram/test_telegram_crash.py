@@ -8,7 +8,6 @@ every unconfirmed one: each is recorded exactly once, and each command answered 
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import sqlite3
@@ -18,7 +17,7 @@ from collections import Counter
 from pathlib import Path
 
 from faketelegram import FakeTelegram
-from tgharness import DATA
+from tgharness import DATA, wait_exit
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -50,17 +49,6 @@ def answered(db: Path) -> int:
     with sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True) as conn:
         return int(conn.execute(
             "SELECT count(*) FROM message_refs WHERE ref LIKE 'reply:%'").fetchone()[0])
-
-
-async def wait_exit(proc: subprocess.Popen[bytes], within: float) -> int:
-    """Wait for a process without blocking the fake server's loop."""
-    for _ in range(int(within / 0.05)):
-        code = proc.poll()
-        if code is not None:
-            return code
-        await asyncio.sleep(0.05)
-    proc.kill()
-    raise AssertionError("the bot did not exit")
 
 
 async def finish(fake: FakeTelegram, bot: subprocess.Popen[bytes], last: int,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,3 +72,14 @@ async def start_bot(fake: FakeTelegram, db: Path, **overrides: Any) -> RunningBo
     if task.done():
         task.result()
     return bot
+
+
+async def wait_exit(proc: subprocess.Popen[bytes], within: float) -> int:
+    """Wait for a bot process without blocking the fake server's loop; its exit code."""
+    for _ in range(int(within / 0.05)):
+        code = proc.poll()
+        if code is not None:
+            return code
+        await asyncio.sleep(0.05)
+    proc.kill()
+    raise AssertionError("the bot did not exit")

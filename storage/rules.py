@@ -4,13 +4,13 @@ and what follows a chat that changes its id."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from bot.actions import Action, ActionStatus
-from bot.party import Party
+from bot.party import Party, Series
 from bot.records import Record
 
 K = TypeVar("K")
@@ -136,3 +136,20 @@ def follow(entries: dict[K, V], rekey: Callable[[K, V], tuple[K, V] | None],
             continue
         moved[new_key] = new_value
     return moved
+
+
+def series_values(series: Series | None) -> tuple[Any, ...]:
+    """A party's series as its five columns: series_id, episode, episodes, repeat_days,
+    series_anchor (all NULL for a party that is no episode)."""
+    if series is None:
+        return (None, None, None, None, None)
+    return (series.series_id, series.episode, series.episodes, series.repeat_days,
+            series.anchor)
+
+
+def series_of(row: Sequence[Any]) -> Series | None:
+    """The series of a party from its five series columns, as `series_values` writes them."""
+    series_id, episode, episodes, repeat_days, anchor = row
+    if series_id is None:
+        return None
+    return Series(series_id, episode, repeat_days, anchor, episodes)

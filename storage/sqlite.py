@@ -17,14 +17,22 @@ import aiosqlite
 
 from bot.actions import Action, ActionKind, ActionStatus, Outcome
 from bot.chats import ChatRef, ChatSettings, Creators
-from bot.party import LinkStatus, Party, PartyChat, PartyState, Series
+from bot.party import LinkStatus, Party, PartyChat, PartyState
 from bot.ports import LogEntry, RecordRow, SendScope, SentKind, SentMessage, UpdateClaim
 from bot.ratelimits import longest_window_ms, window_wait_ms
 from bot.records import Record, RecordKind
 from storage import StoreConflict, StoreUnavailable
 from storage.group_commit import BATCH_DELAY, MAX_BATCH, GroupCommit
 from storage.migrate import Migration, run_migrations
-from storage.rules import FOLLOWERS, WorkOnParty, check_addable, check_record, work_party_id
+from storage.rules import (
+    FOLLOWERS,
+    WorkOnParty,
+    check_addable,
+    check_record,
+    series_of,
+    series_values,
+    work_party_id,
+)
 
 log = logging.getLogger(__name__)
 
@@ -358,22 +366,8 @@ def _party(row: tuple[Any, ...], chats: list[PartyChat]) -> Party:
         go_at=_opt_dt(row[13]), paused_at=_opt_dt(row[14]), paused_seconds=row[15],
         resume_at=_opt_dt(row[16]), ready_target=row[17], finished_at=_opt_dt(row[18]),
         seek_seconds=row[19], follow_source=row[20], chats=chats, sequence=row[21],
-        series=_series(row[22:27]),
+        series=series_of(row[22:27]),
     )
-
-
-def _series(row: tuple[Any, ...]) -> Series | None:
-    series_id, episode, episodes, repeat_days, anchor = row
-    if series_id is None:
-        return None
-    return Series(series_id, episode, repeat_days, anchor, episodes)
-
-
-def _series_values(series: Series | None) -> tuple[Any, ...]:
-    if series is None:
-        return (None, None, None, None, None)
-    return (series.series_id, series.episode, series.episodes, series.repeat_days,
-            series.anchor)
 
 
 def _party_values(party: Party) -> tuple[Any, ...]:
@@ -384,7 +378,7 @@ def _party_values(party: Party) -> tuple[Any, ...]:
         _opt_us(party.go_at), _opt_us(party.paused_at), float(party.paused_seconds),
         _opt_us(party.resume_at), party.ready_target, _opt_us(party.finished_at),
         float(party.seek_seconds), party.follow_source, party.sequence,
-        *_series_values(party.series),
+        *series_values(party.series),
     )
 
 

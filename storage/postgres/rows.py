@@ -9,10 +9,10 @@ from typing import Any
 
 from bot.actions import Action, ActionKind, ActionStatus
 from bot.chats import ChatRef
-from bot.party import LinkStatus, Party, PartyChat, PartyState, Series
+from bot.party import LinkStatus, Party, PartyChat, PartyState
 from bot.ports import SentKind, SentMessage
 from bot.records import Record, RecordKind
-from storage.rules import check_record
+from storage.rules import check_record, series_of, series_values
 
 encode_json = json.JSONEncoder(separators=(",", ":")).encode
 
@@ -64,22 +64,6 @@ def party_values(party: Party) -> tuple[Any, ...]:
         float(party.seek_seconds), party.follow_source, int(party.sequence),
         *series_values(party.series),
     )
-
-
-def series_values(series: Series | None) -> tuple[Any, ...]:
-    """A series' columns (series_id, episode, episodes, repeat_days, series_anchor)."""
-    if series is None:
-        return (None, None, None, None, None)
-    return (series.series_id, series.episode, series.episodes, series.repeat_days,
-            series.anchor)
-
-
-def series_of(row: Sequence[Any]) -> Series | None:
-    """The series of a party from its five series columns (all NULL: none)."""
-    series_id, episode, episodes, repeat_days, anchor = row
-    if series_id is None:
-        return None
-    return Series(series_id, episode, repeat_days, anchor, episodes)
 
 
 def party_fields(party: Party) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 import discord
@@ -23,12 +24,16 @@ from adapters.discord.options import problem_of
 from bot import commands as c
 from bot import render
 from bot.chats import Actor, ChatRef
+from bot.service import WatchParty
 
 log = logging.getLogger(__name__)
 
 RECORD_WORKERS = 8  # reactions and votes of one person are recorded in order, people in parallel
 SYNC_ATTEMPTS = 5
 CLOSE_DRAIN_SECONDS = 5.0
+# A reaction or vote can arrive before the core has stored the message it is on (stored once
+# Discord answered the send): it waits this long for it, then counts as on another message.
+SETTLE_SECONDS = 3.0
 
 
 def intents() -> discord.Intents:
@@ -220,12 +225,28 @@ class WatchpartyClient(discord.Client):
             core = self.bridge.core
             try:
                 if core is not None:
+                    await self._settle(core, ctx.chat, command)
                     await core.handle(ctx, command)
             except Exception:
                 log.exception("recording %s in channel %s failed", type(command).__name__,
                               ctx.chat.chat_id)
             finally:
                 queue.task_done()
+
+    @staticmethod
+    async def _settle(core: WatchParty, chat: ChatRef, command: c.Command) -> None:
+        """Wait, briefly, until the message a reaction or vote is on is known as the party's.
+
+        Each person's records wait in their own queue, so their order is kept and other people
+        are not held up.
+        """
+        if not isinstance(command, c.RecordReaction | c.RecordPollVote):
+            return
+        deadline = time.monotonic() + SETTLE_SECONDS
+        while not await core.is_party_message(chat, command.message_id):
+            if time.monotonic() > deadline:
+                return
+            await asyncio.sleep(0.02)
 
     async def drained(self) -> None:
         """Wait until received reactions and votes are recorded and events are updated."""

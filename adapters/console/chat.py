@@ -167,8 +167,8 @@ class ConsoleChat:
         print(text, file=self._out, flush=True)
 
     def _show_reply(self, reply: c.Reply | None) -> None:
-        if reply is None:
-            return
+        if reply is None or (reply.posted_here and reply.attachment is None):
+            return  # this chat was just shown the same news (a pause, a resume, a seek…)
         text = self._gateway.format(reply.message, "reply").split(": ", 1)[-1]
         self.say(f"→ {text}")
         if reply.attachment is not None:

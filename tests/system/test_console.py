@@ -282,7 +282,7 @@ def test_only_the_host_or_a_moderator_may_cancel(tmp_path: Path,
 
     # The host can.
     bot.ask("as me", f"→ you are now {USER} (a moderator)")
-    bot.ask("/watchparty cancel", f"→ 🚫 Movie Night was cancelled by {USER}.")
+    bot.ask("/watchparty cancel", f"watchparty: 🚫 Movie Night was cancelled by {USER}.")
     bot.ask("/watchparty list", "→ No upcoming or running parties in this chat.")
     bot.close_stdin()
     assert bot.wait_exit(timeout=15) == 0, bot.transcript()

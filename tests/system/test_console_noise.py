@@ -89,13 +89,33 @@ def test_quit_with_a_playing_party_says_it_goes_on_at_the_next_run(
 
 
 @pytest.mark.timeout(90)
+def test_pause_and_resume_are_told_once(tmp_path: Path, start_console: StartConsole) -> None:
+    env = bot_env(database_url=f"sqlite:///{tmp_path / 'wp.db'}", countdown_seconds=3)
+    bot = start_console(tmp_path, env, label="pause-once")
+    bot.wait_for(BANNER, timeout=30)
+    created, code = bot.create("Told Once", "in 1h", "demo")
+    bot.ask(f"/watchparty start {code} now", "→ ")
+    bot.wait_for("watchparty: ▶ GO — press play now (Told Once)", timeout=20,
+                 start=created.index)
+    paused = bot.ask("/watchparty pause", "Told Once paused at", timeout=10)
+    resumed = bot.ask("/watchparty resume", "Resuming Told Once", timeout=10)
+    bot.wait_for("watchparty: ▶ GO", timeout=20, start=resumed.index)
+    bot.close_stdin()
+    assert bot.wait_exit(timeout=20) == 0, bot.transcript()
+    # The chat is shown the notice; the command's own reply would be the same news again.
+    assert sum("Told Once paused at" in line for line in bot.lines) == 1, bot.transcript()
+    assert sum("Resuming Told Once" in line for line in bot.lines) == 1, bot.transcript()
+    assert paused.line.split(" ", 1)[1].startswith("watchparty: ⏸"), paused.line
+
+
+@pytest.mark.timeout(90)
 def test_quit_after_cancel_leaves_nothing_to_announce(
         tmp_path: Path, start_console: StartConsole) -> None:
     env = bot_env(database_url=f"sqlite:///{tmp_path / 'wp.db'}")
     bot = start_console(tmp_path, env, label="cancelled")
     bot.wait_for(BANNER, timeout=30)
     bot.create("Called Off", "in 1h", "demo")
-    bot.ask("/watchparty cancel", f"→ 🚫 Called Off was cancelled by {USER}.")
+    bot.ask("/watchparty cancel", f"watchparty: 🚫 Called Off was cancelled by {USER}.")
     bot.close_stdin()
     assert bot.wait_exit(timeout=20) == 0, bot.transcript()
     assert bot.lines[-1] == "Bye." and "Party `" not in bot.stdout_text(), bot.transcript()

@@ -42,6 +42,7 @@ sys.path.insert(0, str(ROOT / "tests" / "adapters" / "discord"))
 from fakediscord import TOKEN, FakeDiscord  # noqa: E402
 
 from adapters.discord import redirect  # noqa: E402
+from tests.childenv import child_env  # noqa: E402
 
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 TARGET_P99_MS = 50.0
@@ -67,16 +68,12 @@ async def list_latencies(fake: FakeDiscord, calls: int, expect: str) -> list[flo
 
 
 def _env(fake: FakeDiscord, db: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.upper().startswith(("DISCORD_", "TELEGRAM_", "DATABASE_URL", "GUIDES_DIR",
-                                        "COUNTDOWN_SECONDS", "LOG_LEVEL"))}
-    env.update({"PYTHONPATH": str(ROOT), "NO_PROXY": "127.0.0.1,localhost",
-                "no_proxy": "127.0.0.1,localhost", "DISCORD_TOKEN": TOKEN,
-                "DISCORD_API_BASE_URL": fake.api_base, "DISCORD_GATEWAY_URL": fake.gateway_url,
-                "DISCORD_DEV_GUILD_ID": str(fake.guild_id), "DATABASE_URL": f"sqlite:///{db}",
-                "LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
-                "BENCH_CHANNELS": ",".join(map(str, fake.channels))})
-    return env
+    return child_env(
+        DISCORD_TOKEN=TOKEN, DISCORD_API_BASE_URL=fake.api_base,
+        DISCORD_GATEWAY_URL=fake.gateway_url, DISCORD_DEV_GUILD_ID=str(fake.guild_id),
+        DATABASE_URL=f"sqlite:///{db}", LOG_LEVEL=os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
+        BENCH_CHANNELS=", ".join(map(str, fake.channels)),
+    )
 
 
 async def spawn(fake: FakeDiscord, db: Path, *args: str) -> asyncio.subprocess.Process:

@@ -29,11 +29,13 @@ from typing import Any
 
 from telegram import Bot
 
-from bench.processes import Child, clean_env
+from bench.processes import Child
 from bench.telegram_e2e import JITTER, percentile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "adapters" / "telegram"))
 from faketelegram import SENDING, FakeTelegram, Posted
+
+from tests.childenv import child_env
 
 PRESS_SECONDS = 6.0
 ANSWER_SECONDS = 6.0
@@ -183,7 +185,7 @@ async def posts_in_every(fake: FakeTelegram, chats: list[Any], containing: str,
 
 async def start_child(fake: FakeTelegram, args: list[str], log: Path, **env: str) -> Child:
     """Start a bot process on the fake server and wait until it polls."""
-    child = Child.start(args, clean_env(TELEGRAM_TOKEN=fake.token,
+    child = Child.start(args, child_env(TELEGRAM_TOKEN=fake.token,
                                         TELEGRAM_BASE_URL=fake.base_url,
                                         TELEGRAM_BASE_FILE_URL=fake.base_file_url, **env), log)
     await fake.wait_for(lambda: fake.getupdates_waiting > 0 or not child.alive(), 60,

@@ -20,16 +20,6 @@ ROOT = Path(__file__).resolve().parents[1]
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def clean_env(**extra: str) -> dict[str, str]:
-    """This environment without any of the bot's own variables, plus `extra`."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.upper().startswith(("DISCORD_", "TELEGRAM_", "DATABASE_URL", "GUIDES_DIR"))}
-    env.update({"PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", "PYTHONUTF8": "1",
-                "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"})
-    env.update(extra)
-    return env
-
-
 @dataclass
 class Child:
     """A started process, its log, and its CPU time when measuring began."""

@@ -8,7 +8,6 @@ failure message carries the whole transcript.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import signal
 import sqlite3
@@ -21,15 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from tests.childenv import child_env
+
 ROOT = Path(__file__).resolve().parents[2]
 DATA = Path(__file__).resolve().parent / "data"
 BUILTIN_GUIDES = ROOT / "bot" / "guides"
 USER = "Dana"
-
-# Every setting the bot reads (bot/settings.py), so the developer's environment cannot leak in.
-_SETTINGS = ("DISCORD_", "TELEGRAM_", "DATABASE_URL", "GUIDES_DIR", "DEFAULT_TIMEZONE",
-             "LOG_LEVEL", "GRACE_PERIOD_SECONDS", "COUNTDOWN_SECONDS", "READY_CHECK_SECONDS",
-             "WORKER_ID", "PORT", "MULTI_WORKER")
 
 STAMP = re.compile(r"^\d\d:\d\d:\d\d watchparty: ")
 # Lines the console prints on its own (not a bot message); each starts a new group.
@@ -43,24 +39,13 @@ LATE_NOTE = re.compile(r"\(posted (\d+) min late: the bot was offline\)")
 
 def bot_env(**settings: str | int | float) -> dict[str, str]:
     """The environment for a bot process: this repo importable, UTF-8, no stray settings."""
-    env = {k: v for k, v in os.environ.items() if not k.upper().startswith(_SETTINGS)}
-    env.update({
-        "PYTHONPATH": str(ROOT),
-        "PYTHONUTF8": "1",
+    return child_env(**{
         "PYTHONIOENCODING": "utf-8",
-        "PYTHONUNBUFFERED": "1",
-        "NO_PROXY": "127.0.0.1,localhost",
-        "no_proxy": "127.0.0.1,localhost",
         # getpass.getuser() reads these first: the console's own user gets a known name.
-        "LOGNAME": USER,
-        "USER": USER,
-        "LNAME": USER,
-        "USERNAME": USER,
-        "DEFAULT_TIMEZONE": "UTC",
-        "LOG_LEVEL": "INFO",
+        "LOGNAME": USER, "USER": USER, "LNAME": USER, "USERNAME": USER,
+        "DEFAULT_TIMEZONE": "UTC", "LOG_LEVEL": "INFO",
+        **{key.upper(): value for key, value in settings.items()},
     })
-    env.update({key.upper(): str(value) for key, value in settings.items()})
-    return env
 
 
 @dataclass(frozen=True)

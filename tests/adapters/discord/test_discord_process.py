@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sys
 from pathlib import Path
@@ -11,21 +10,18 @@ from pathlib import Path
 from discord_harness import DATA
 from fakediscord import TOKEN, FakeDiscord
 
+from tests.childenv import child_env
+
 ROOT = Path(__file__).resolve().parents[3]
 
 
 def _env(fake: FakeDiscord, tmp_path: Path, token: str = TOKEN) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.upper().startswith(("DISCORD_", "TELEGRAM_", "DATABASE_URL", "GUIDES_DIR"))}
-    env.update({
-        "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", "PYTHONUTF8": "1",
-        "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
-        "DISCORD_TOKEN": token, "DISCORD_API_BASE_URL": fake.api_base,
-        "DISCORD_GATEWAY_URL": fake.gateway_url, "DISCORD_DEV_GUILD_ID": str(fake.guild_id),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}", "GUIDES_DIR": str(DATA),
-        "COUNTDOWN_SECONDS": "3", "LOG_LEVEL": "INFO", "DEFAULT_TIMEZONE": "UTC",
-    })
-    return env
+    return child_env(
+        DISCORD_TOKEN=token, DISCORD_API_BASE_URL=fake.api_base,
+        DISCORD_GATEWAY_URL=fake.gateway_url, DISCORD_DEV_GUILD_ID=str(fake.guild_id),
+        DATABASE_URL=f"sqlite:///{tmp_path / 'bot.db'}", GUIDES_DIR=str(DATA),
+        COUNTDOWN_SECONDS="3", LOG_LEVEL="INFO", DEFAULT_TIMEZONE="UTC",
+    )
 
 
 async def _start(env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:

@@ -8,7 +8,6 @@ every unconfirmed one: each is recorded exactly once, and each command answered 
 
 from __future__ import annotations
 
-import os
 import signal
 import sqlite3
 import subprocess
@@ -19,21 +18,19 @@ from pathlib import Path
 from faketelegram import FakeTelegram
 from tgharness import DATA, wait_exit
 
+from tests.childenv import child_env
+
 ROOT = Path(__file__).resolve().parents[3]
 
 
 def bot_process(fake: FakeTelegram, db: Path, log: Path) -> subprocess.Popen[bytes]:
     """`python -m bot` with only the Telegram adapter, on the fake server and a SQLite file."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.upper().startswith(("DISCORD_", "TELEGRAM_", "DATABASE_URL", "GUIDES_DIR"))}
-    env.update({
-        "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", "PYTHONUTF8": "1",
-        "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
-        "TELEGRAM_TOKEN": fake.token, "TELEGRAM_BASE_URL": fake.base_url,
-        "TELEGRAM_BASE_FILE_URL": fake.base_file_url, "DATABASE_URL": f"sqlite:///{db}",
-        "GUIDES_DIR": str(DATA), "COUNTDOWN_SECONDS": "3", "LOG_LEVEL": "INFO",
-        "TELEGRAM_RATE_LIMITS": "bot=30/1s; chat=20/1s", "DEFAULT_TIMEZONE": "UTC",
-    })
+    env = child_env(
+        TELEGRAM_TOKEN=fake.token, TELEGRAM_BASE_URL=fake.base_url,
+        TELEGRAM_BASE_FILE_URL=fake.base_file_url, DATABASE_URL=f"sqlite:///{db}",
+        GUIDES_DIR=str(DATA), COUNTDOWN_SECONDS="3", LOG_LEVEL="INFO",
+        TELEGRAM_RATE_LIMITS="bot=30/1s; chat=20/1s", DEFAULT_TIMEZONE="UTC",
+    )
     return subprocess.Popen([sys.executable, "-m", "bot"], cwd=ROOT, env=env,
                             stdout=log.open("ab"), stderr=subprocess.STDOUT)
 

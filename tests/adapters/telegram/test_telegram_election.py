@@ -9,7 +9,6 @@ still unconfirmed); more updates arrive while nobody polls. The other worker tak
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -20,6 +19,7 @@ import pytest
 from faketelegram import FakeTelegram
 from tgharness import DATA, wait_exit
 
+from tests.childenv import child_env
 from tests.postgres import empty_database
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -28,18 +28,12 @@ LEASE = "6"  # seconds: a takeover within about 8 s, well inside the promised 30
 
 def worker(fake: FakeTelegram, url: str, name: str, log: Path) -> subprocess.Popen[bytes]:
     """`python -m bot` as one worker of several: Telegram only, on the shared database."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.upper().startswith(("DISCORD_", "TELEGRAM_", "DATABASE_URL", "GUIDES_DIR",
-                                        "WORKER_ID", "PORT", "MULTI_WORKER"))}
-    env.update({
-        "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", "PYTHONUTF8": "1",
-        "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
-        "TELEGRAM_TOKEN": fake.token, "TELEGRAM_BASE_URL": fake.base_url,
-        "TELEGRAM_BASE_FILE_URL": fake.base_file_url, "DATABASE_URL": url,
-        "WORKER_ID": name, "TELEGRAM_POLLER_LEASE_SECONDS": LEASE,
-        "GUIDES_DIR": str(DATA), "COUNTDOWN_SECONDS": "3", "LOG_LEVEL": "INFO",
-        "TELEGRAM_RATE_LIMITS": "bot=30/1s; chat=20/1s", "DEFAULT_TIMEZONE": "UTC",
-    })
+    env = child_env(
+        TELEGRAM_TOKEN=fake.token, TELEGRAM_BASE_URL=fake.base_url,
+        TELEGRAM_BASE_FILE_URL=fake.base_file_url, DATABASE_URL=url, WORKER_ID=name,
+        TELEGRAM_POLLER_LEASE_SECONDS=LEASE, GUIDES_DIR=str(DATA), COUNTDOWN_SECONDS="3",
+        LOG_LEVEL="INFO", TELEGRAM_RATE_LIMITS="bot=30/1s; chat=20/1s", DEFAULT_TIMEZONE="UTC",
+    )
     return subprocess.Popen([sys.executable, "-m", "bot"], cwd=ROOT, env=env,
                             stdout=log.open("ab"), stderr=subprocess.STDOUT)
 

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run console test lint bench clean
+.PHONY: setup run console workers test lint bench clean
 
 setup: $(STAMP)
 
@@ -19,6 +19,11 @@ run: setup
 
 console: setup
 	$(BIN)/python -m bot console
+
+# N workers on one PostgreSQL (README, "Scaling out").
+N ?= 3
+workers: setup
+	scripts/workers $(N)
 
 lint: setup
 	$(BIN)/ruff check bot adapters storage tests bench

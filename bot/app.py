@@ -87,6 +87,17 @@ async def open_configured_store(settings: Settings) -> Store:
     return store
 
 
+async def create_database(settings: Settings) -> str | None:
+    """Create the PostgreSQL database DATABASE_URL names if it is missing (migrate --create);
+    return what was made (`name on host:port`), else None."""
+    from storage import StoreUnavailable, UnsupportedDatabase, create_database
+
+    try:
+        return await create_database(settings.database_url)
+    except (UnsupportedDatabase, StoreUnavailable) as err:
+        raise ConfigurationError(f"DATABASE_URL: {err}") from err
+
+
 async def copy_database(settings: Settings, source_url: str) -> list[str]:
     """Copy the SQLite database `source_url` names into the PostgreSQL one DATABASE_URL
     names (idempotently); return one line per kind of thing, saying what was copied."""

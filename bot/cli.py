@@ -59,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
                          help="also copy everything from this SQLite database into the "
                               "PostgreSQL one DATABASE_URL names (safe to run again: nothing "
                               "is copied twice)")
+    migrate.add_argument("--create", action="store_true",
+                         help="first create the PostgreSQL database DATABASE_URL names, if it "
+                              "does not exist")
     return parser
 
 
@@ -183,9 +186,13 @@ async def calendar(settings: Settings, code: str, output: str | None) -> int:
     return 0
 
 
-async def migrate(settings: Settings, source: str | None = None) -> int:
+async def migrate(settings: Settings, source: str | None = None, create: bool = False) -> int:
     """Open the store, which applies pending migrations, and say so; with `source`, copy an
-    SQLite database into it and say what was copied."""
+    SQLite database into it and say what was copied; with `create`, make a missing PostgreSQL
+    database first."""
+    made = await app.create_database(settings) if create else None
+    if made:
+        print(f"created the database {made}")
     if source is not None:
         for line in await app.copy_database(settings, source):
             print(line)
@@ -215,7 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "calendar":
             return asyncio.run(calendar(settings, args.code, args.output))
         elif args.command == "migrate":
-            return asyncio.run(migrate(settings, args.source))
+            return asyncio.run(migrate(settings, args.source, args.create))
         else:
             asyncio.run(app.run_bot(settings))
     except ConfigurationError as err:

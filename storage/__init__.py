@@ -69,6 +69,21 @@ async def open_store(database_url: str) -> Store:
     raise UnsupportedDatabase(f"unsupported DATABASE_URL scheme {named}; accepted: {ACCEPTED_URLS}")
 
 
+async def create_database(database_url: str) -> str | None:
+    """Create the PostgreSQL database a `DATABASE_URL` names if it is missing; return what was
+    made (`name on host:port`), else None. SQLite and memory stores make their own."""
+    scheme = database_url.partition("://")[0].lower()
+    if scheme not in ("postgresql", "postgres"):
+        return None
+    try:
+        from storage.postgres.connect import create_database as create
+    except ImportError as err:
+        if err.name != "asyncpg":
+            raise
+        raise UnsupportedDatabase(POSTGRES_NEEDS) from None
+    return await create(database_url)
+
+
 async def copy_sqlite_to_postgres(path: str, database_url: str) -> list[str]:
     """Copy the SQLite file at `path` into the PostgreSQL database `database_url` names,
     idempotently; return a heading and one line per kind of thing copied."""

@@ -33,7 +33,8 @@ def running_in_ci() -> bool:
     return os.environ.get("CI", "").lower() == "true"
 
 
-def _with_database(url: str, name: str) -> str:
+def with_database(url: str, name: str) -> str:
+    """The URL of database `name` on the server `url` names."""
     parts = urlsplit(url)
     return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
 
@@ -45,7 +46,7 @@ def _where(url: str) -> str:
 
 _NAME = f"watchparty_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
 # Where this test run's database will be (created on first use by `database_url`).
-URL = _with_database(ADMIN_URL, _NAME)
+URL = with_database(ADMIN_URL, _NAME)
 
 
 async def _create() -> str:
@@ -57,7 +58,7 @@ async def _create() -> str:
         await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
-    return _with_database(ADMIN_URL, name)
+    return with_database(ADMIN_URL, name)
 
 
 async def database_url() -> str:

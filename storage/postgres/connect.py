@@ -115,6 +115,30 @@ async def connect_at_start(url: str) -> asyncpg.Connection:
         raise unavailable(url, exc) from None
 
 
+async def create_database(url: str) -> str | None:
+    """Create the database `url` names on its server unless it exists; return what was made
+    (`name on host:port`), else None. The server's `postgres` database is asked."""
+    parts = urlsplit(url)
+    name = unquote(parts.path.lstrip("/"))
+    if not name or "/" in name:
+        raise StoreUnavailable(f"the DATABASE_URL for {where(url)} names no database")
+    admin_url = parts._replace(path="/postgres").geturl()
+    conn = await connect_at_start(admin_url)
+    try:
+        if await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            return None
+        quoted = '"' + name.replace('"', '""') + '"'
+        try:
+            await conn.execute(f"CREATE DATABASE {quoted}")
+        except asyncpg.DuplicateDatabaseError:
+            return None  # another worker or script made it at the same moment
+        except asyncpg.PostgresError as exc:
+            raise unavailable(url, exc) from None
+        return f"{name} on {where(url)}"
+    finally:
+        await conn.close()
+
+
 async def create_pool(url: str, min_size: int, max_size: int) -> asyncpg.Pool:
     """Open the pool every query of a store goes through."""
     pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size,

@@ -33,6 +33,7 @@ from bot.delivery import (
 from bot.ports import (
     ChatGateway,
     Clock,
+    SendProgress,
 )
 from bot.ratelimits import (
     DISCORD_LIMITS,
@@ -89,11 +90,15 @@ class Outbox:
 
     # enqueueing
 
-    def send(self, chat: ChatRef, message: Message,
-             priority: Priority = Priority.NORMAL) -> asyncio.Future[str]:
-        """Queue a message; the future resolves to its platform message id once posted."""
+    def send(self, chat: ChatRef, message: Message, priority: Priority = Priority.NORMAL, *,
+             name: str | None = None) -> asyncio.Future[str]:
+        """Queue a message; the future resolves to its platform message id once posted.
+
+        `name` names this send for every worker (see SendProgress): the same name, the same
+        idempotency keys."""
         fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        self._add(chat, JobKind.SEND, message, fut, priority)
+        self._add(chat, JobKind.SEND, message, fut, priority,
+                  progress=None if name is None else SendProgress(name=name))
         return fut
 
     def edit(self, chat: ChatRef, message_id: str, message: Message,
@@ -159,7 +164,8 @@ class Outbox:
     def _add(self, chat: ChatRef, kind: JobKind, message: Message | None,
              fut: asyncio.Future[Any], priority: Priority, *, message_id: str | None = None,
              filename: str = "", data: bytes = b"",
-             hold: tuple[ChatRef, str] | None = None) -> Job | None:
+             hold: tuple[ChatRef, str] | None = None,
+             progress: SendProgress | None = None) -> Job | None:
         lane = self._lane(chat)
         if self._closing:
             fail_future(fut, OutboxStopped(
@@ -167,7 +173,7 @@ class Outbox:
             return None
         self._seq += 1
         job = Job(self._seq, Priority(priority), chat, kind, message, [fut],
-                   message_id=message_id, filename=filename, data=data)
+                   message_id=message_id, filename=filename, data=data, progress=progress)
         if hold is None or not lane.hold(hold, job, self.clock.now()):
             lane.enqueue(job)
         self._drained.clear()

@@ -68,16 +68,23 @@ class SendProgress:
     ids of the pieces already out (by index), so the retry posts only the rest; `keys` the
     idempotency key sent with each piece; `plan` what the gateway decided on its first attempt
     (how it cut the message), so the retry resumes the same pieces.
+
+    `name`, when the core gives one, names the send itself (a scheduled action's post to one
+    chat): every worker that ever makes it derives the same keys from it, so a worker that
+    fires it again after another died between the platform's answer and storing the post
+    repeats the first one's keys, and a platform that honours them posts it once.
     """
 
     posted: dict[int, str] = field(default_factory=dict)
     keys: dict[int, str] = field(default_factory=dict)
     plan: object = None
+    name: str | None = None
 
     def key(self, index: int, new: Callable[[], str]) -> str:
-        """Return the idempotency key of piece `index`, made by `new` on its first attempt."""
+        """Return the idempotency key of piece `index`: from `name` when the send has one,
+        else made by `new` on its first attempt."""
         if index not in self.keys:
-            self.keys[index] = new()
+            self.keys[index] = new() if self.name is None else f"{self.name}#{index}"
         return self.keys[index]
 
 

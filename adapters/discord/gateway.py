@@ -7,12 +7,15 @@ and retries the message in its place. Nothing here retries on its own.
 
 Retries are idempotent: each piece gets a nonce that the outbox keeps with the queued send for
 its retries (Discord's `enforce_nonce` then returns the first post instead of posting twice),
-and a message split in several pieces resumes after the pieces the outbox says are posted.
+and a message split in several pieces resumes after the pieces the outbox says are posted. A
+scheduled action's post is named by the core, and its nonces come from that name: a worker that
+fires it again after the first died before storing the post gets the first post back.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import logging
 import secrets
@@ -37,6 +40,7 @@ POLL_HOURS = 24
 POLL_QUESTION_LIMIT = 300
 POLL_ANSWER_LIMIT = 55
 DEFAULT_RETRY_AFTER = 1.0
+NONCE_LIMIT = 25  # characters: Discord refuses a longer nonce
 NO_MENTIONS = discord.AllowedMentions.none()
 DISCORD_ANSWER_HINT = "Press Answer to reply; everyone here sees the answers."
 
@@ -119,6 +123,12 @@ def _nonce() -> str:
     return secrets.token_hex(12)
 
 
+def _fit_nonce(key: str) -> str:
+    """A nonce Discord accepts (at most 25 characters) for an idempotency key of any length:
+    the same key, the same nonce."""
+    return key if len(key) <= NONCE_LIMIT else hashlib.sha256(key.encode()).hexdigest()[:24]
+
+
 def _retry_after(exc: discord.HTTPException) -> float:
     headers: Any = getattr(exc.response, "headers", {}) or {}
     for name in ("Retry-After", "X-RateLimit-Reset-After"):
@@ -169,7 +179,7 @@ class DiscordGateway:
             if done is not None:  # posted before a later piece had to be retried
                 last = done
                 continue
-            nonce = progress.key(number, _nonce)
+            nonce = _fit_nonce(progress.key(number, _nonce))
             kwargs: dict[str, Any] = {"allowed_mentions": piece.allowed, "nonce": nonce}
             if number == 0 and message.reply_to and message.reply_to.isdigit():
                 kwargs["reference"] = discord.MessageReference(

@@ -155,6 +155,8 @@ async def fire_countdown(f: Firing) -> ActionStatus:
 async def fire_go(f: Firing) -> ActionStatus:
     """Start the film: PLAYING, its prompts and summary stored with it, GO posted."""
     party = f.party
+    if party.state is PartyState.PLAYING and party.go_at == f.action.due_at:
+        return await _go_again(f)
     if party.state is PartyState.SCHEDULED:
         party.transition(PartyState.COUNTING_DOWN)
     if party.state is not PartyState.COUNTING_DOWN:
@@ -168,6 +170,18 @@ async def fire_go(f: Firing) -> ActionStatus:
         return ActionStatus.SKIPPED
     await f.post(SentKind.GO, Priority.GO, lambda zone: render.go(party, 0.0), f.late)
     f.later.append(f.d.later_refresh(party))
+    return ActionStatus.DONE
+
+
+async def _go_again(f: Firing) -> ActionStatus:
+    """GO fired again after it started the film: the worker that fired it stopped before every
+    chat had its post (the start itself was stored). The chats without one get it now, from
+    where the film is; on Discord, one that had it gets the first post back (same nonce)."""
+    party = f.party
+    if f.too_late:
+        return ActionStatus.SKIPPED
+    at = position(party, f.now) or 0.0
+    await f.post(SentKind.GO, Priority.GO, lambda zone: render.go(party, at), f.late)
     return ActionStatus.DONE
 
 

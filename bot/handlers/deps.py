@@ -179,8 +179,11 @@ class Deps:
                     priority: Priority, *, action_id: int | None = None,
                     prompt: str | None = None) -> Awaitable[str | None]:
         """Queue a message now; the awaitable remembers it once delivered (None: not sent)."""
+        # A scheduled action's post to one chat is named, so whichever worker fires it, and
+        # however often, it carries the same idempotency keys (Discord's nonce).
+        name = None if action_id is None else f"action {action_id} {prompt or ''} {chat}"
         try:
-            sent: Awaitable[str] = self.outbox.send(chat, message, priority)
+            sent: Awaitable[str] = self.outbox.send(chat, message, priority, name=name)
         except Exception as exc:
             sent = _failed(exc)
         return self.remember(sent, party, chat, kind, action_id, prompt)

@@ -199,6 +199,13 @@ class FakeDiscord(LoopbackServer):
         self.force_429: int = 0  # next N message posts get a 429
         self.retry_after: float = 0.05
         self.lose_response_to: set[str] = set()  # texts whose post is stored, then answered 500
+        # Texts whose post is stored and never answered (until `answer_held` is set): the bot
+        # waits for the answer, as one does when it dies right after Discord took its post.
+        self.hold_response_to: set[str] = set()
+        # Texts whose post is neither stored nor answered until `answer_held` is set (then a
+        # 500): the bot dies before Discord took it.
+        self.hold_request_to: set[str] = set()
+        self.answer_held = asyncio.Event()
         # gateway
         self.sessions: dict[int, Session] = {}  # by shard
         self.sockets: dict[int, web.WebSocketResponse] = {}  # the connected shards
@@ -441,7 +448,14 @@ class FakeDiscord(LoopbackServer):
             if channel_id not in self.channel_guild:
                 return self._error(404, "Unknown Channel", 10003)
             if method == "POST" and len(parts) == 3:
-                return self._post_message(channel_id, body or {}, files)
+                said = json.dumps(body, ensure_ascii=False)
+                if any(t in said for t in self.hold_request_to):
+                    await self.answer_held.wait()
+                    return self._error(500, "Internal Server Error (the fake held this post)")
+                answer = self._post_message(channel_id, body or {}, files)
+                if answer.status == 200 and any(t in said for t in self.hold_response_to):
+                    await self.answer_held.wait()
+                return answer
             if method == "PATCH" and len(parts) == 4:
                 message = self.messages[int(parts[3])]
                 self._apply_edit(message, body or {})

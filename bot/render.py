@@ -168,14 +168,12 @@ def ready_done(party: Party, tally: Tally) -> Message:
                 Text(f". {tally.ready} ready so far."))
 
 
-def reminder(party: Party, zone: str, now: datetime, mentions: tuple[str, ...]) -> Message:
-    """A reminder before the start."""
-    message = _msg(Text("🔔 "), Bold(party.title), Text(" starts "),
-                   Timestamp(party.starts_at, TimeStyle.RELATIVE,
-                             relative(party.starts_at, now)),
-                   Text(f" ({local_time(party.starts_at, zone)}). Join code "),
-                   Code(party.code), Text("."))
-    return Message(message.spans, mentions=mentions)
+def reminder(party: Party, zone: str, now: datetime) -> Message:
+    """A reminder before the start (the core adds whom it pings in each chat)."""
+    return _msg(Text("🔔 "), Bold(party.title), Text(" starts "),
+                Timestamp(party.starts_at, TimeStyle.RELATIVE, relative(party.starts_at, now)),
+                Text(f" ({local_time(party.starts_at, zone)}). Join code "),
+                Code(party.code), Text("."))
 
 
 def countdown(party: Party, zone: str) -> Message:

@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+from bot.chats import ChatRef
 from bot.guide import Guide
 from bot.records import Record, RecordKind, Rsvp
 
@@ -20,7 +21,14 @@ class Tally:
     maybe: int
     not_going: int
     ready: int
-    going_users: tuple[str, ...]
+    # (platform, chat id, user id) of everyone going, in the chat where they said so.
+    going_people: tuple[tuple[str, str, str], ...] = ()
+
+    def going_in(self, chat: ChatRef) -> tuple[str, ...]:
+        """The user ids of the people going who said so in `chat` (a ping there names them:
+        people of another chat, or platform, may not be in it)."""
+        return tuple(user for platform, chat_id, user in self.going_people
+                     if platform == chat.platform and chat_id == chat.chat_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +52,7 @@ class Fold:
     def __init__(self, *, reactions: bool = True) -> None:
         self.reactions = reactions
         self.rsvp: dict[Who, str] = {}
+        self.rsvp_chat: dict[Who, str] = {}  # where each person last answered
         self.ready: set[Who] = set()
         self.answered: set[Who] = set()
         self.answers: Counter[int] = Counter()
@@ -56,6 +65,7 @@ class Fold:
         kind = rec.kind
         if kind is RecordKind.RSVP:
             self.rsvp[(rec.platform, rec.user_id)] = rec.value
+            self.rsvp_chat[(rec.platform, rec.user_id)] = rec.chat_id
         elif kind is RecordKind.READY:
             self.ready.add((rec.platform, rec.user_id))
         elif kind is RecordKind.ANSWER:
@@ -74,7 +84,8 @@ class Fold:
     def tally(self) -> Tally:
         """RSVP and ready counts, latest answer per person."""
         counts = Counter(self.rsvp.values())
-        going = tuple(uid for (_, uid), v in self.rsvp.items() if v == Rsvp.GOING.value)
+        going = tuple((platform, self.rsvp_chat[(platform, uid)], uid)
+                      for (platform, uid), v in self.rsvp.items() if v == Rsvp.GOING.value)
         return Tally(counts[Rsvp.GOING.value], counts[Rsvp.MAYBE.value],
                      counts[Rsvp.NOT_GOING.value], len(self.ready), going)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from bot import buttons, render
@@ -95,10 +95,12 @@ class Firing:
     later: list[Later]
 
     async def post(self, kind: SentKind, priority: Priority, build: MessageFn,
-                   late: timedelta | None, prompt: str | None = None) -> None:
-        """Decide this action's message to every linked chat (queued after the commit)."""
+                   late: timedelta | None, prompt: str | None = None, *,
+                   mentions: dict[ChatRef, tuple[str, ...]] | None = None) -> None:
+        """Decide this action's message to every linked chat (queued after the commit);
+        `mentions` are the users it pings in each chat."""
         await _fire_post(self.d, self.party, self.action, kind, priority, build, late,
-                         self.later, prompt)
+                         self.later, prompt, mentions or {})
 
 
 ActionHandler = Callable[[Firing], Awaitable[ActionStatus]]
@@ -118,10 +120,11 @@ async def fire_reminder(f: Firing) -> ActionStatus:
         return ActionStatus.SKIPPED
     party, now = f.party, f.now
     tally = await f.d.tally(party)
-    settings = await f.d.store.get_chat_settings(party.home)
-    mentions = tally.going_users if settings.ping_reminders else ()
+    # Each chat pings by its own setting, and only the people going who said so there.
+    pings = {chat: tally.going_in(chat) for chat in party.approved_chats()
+             if (await f.d.store.get_chat_settings(chat)).ping_reminders}
     await f.post(SentKind.REMINDER, Priority.NORMAL,
-                 lambda zone: render.reminder(party, zone, now, mentions), f.late)
+                 lambda zone: render.reminder(party, zone, now), f.late, mentions=pings)
     return ActionStatus.DONE
 
 
@@ -264,7 +267,8 @@ ACTION_HANDLERS: dict[ActionKind, ActionHandler] = {
 
 async def _fire_post(d: Deps, party: Party, action: Action, kind: SentKind,
                      priority: Priority, build: MessageFn, late: timedelta | None,
-                     later: list[Later], prompt: str | None = None) -> None:
+                     later: list[Later], prompt: str | None = None,
+                     mentions: dict[ChatRef, tuple[str, ...]] | None = None) -> None:
     """Decide an action's message to every linked chat that has not had it yet.
 
     The messages are queued once the unit of work commits; `fire` awaits their delivery.
@@ -277,6 +281,8 @@ async def _fire_post(d: Deps, party: Party, action: Action, kind: SentKind,
         if (chat, prompt) in done:
             continue
         message = build(await d.zone_for(chat))
+        if mentions and mentions.get(chat):
+            message = replace(message, mentions=mentions[chat])
         if late is not None:
             message = render.with_late_note(message, late)
         decided.append((chat, message))

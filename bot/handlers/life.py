@@ -15,8 +15,6 @@ from bot.outbox import Priority
 from bot.party import Party, PartyState
 from bot.planning import PRE_START_KINDS, moved_pre_start_actions
 from bot.ports import SentKind
-from bot.records import Rsvp
-from bot.richtext import Message
 from bot.series import anchor_for
 from bot.tally import Fold
 from bot.timeparse import parse_when
@@ -85,25 +83,15 @@ async def edit(d: Deps, ctx: c.Context, cmd: c.EditParty) -> c.Reply:
         d.guide_cache[party.id] = guide
     await d.wake()
     d.spawn(d.refresh_announcements(party))
-    going = await _going_by_platform(d, party) if change.starts_at is not None else {}
+    going = (await _fold(d, party)).tally() if change.starts_at is not None else None
     for chat in party.approved_chats():
         zone = await d.zone_for(chat)
         message = life.edited(party, change, zone, now)
-        if going and (await d.store.get_chat_settings(chat)).ping_reminders:
-            message = Message(message.spans, mentions=going.get(chat.platform, ()))
+        if going is not None and (await d.store.get_chat_settings(chat)).ping_reminders:
+            message = replace(message, mentions=going.going_in(chat))
         d.spawn(d.post(party, chat, message, SentKind.NOTICE, Priority.NORMAL))
     return c.Reply(life.edit_done(party, change, await d.zone_for(ctx.chat), now), private=True,
                    posted_here=d.in_party(party, ctx.chat))
-
-
-async def _going_by_platform(d: Deps, party: Party) -> dict[str, tuple[str, ...]]:
-    """The people whose latest RSVP is Going, by platform (a ping names users of one)."""
-    counted = await _fold(d, party)
-    going: dict[str, list[str]] = {}
-    for (platform, user_id), value in counted.rsvp.items():
-        if value == Rsvp.GOING.value:
-            going.setdefault(platform, []).append(user_id)
-    return {platform: tuple(users) for platform, users in going.items()}
 
 
 async def _fold(d: Deps, party: Party) -> Fold:

@@ -140,7 +140,22 @@ async def test_going_people_are_pinged_only_where_the_chat_enabled_it(bot: Bot) 
     assert bot.gateway.posts(OTHER, "✏️")[-1].message.mentions == ()  # no time change
     await bot.do(c.EditParty(code, when="2026-03-27T21:00:00+00:00"), actor=HOST)
     assert bot.gateway.posts(HOME, "✏️")[-1].message.mentions == ()
-    assert set(bot.gateway.posts(OTHER, "✏️")[-1].message.mentions) == {"u-guest", "u-fan"}
+    # Only the people going who said so in OTHER: Gus answered in HOME, which pings nobody.
+    assert bot.gateway.posts(OTHER, "✏️")[-1].message.mentions == ("u-fan",)
+
+
+async def test_each_chat_pings_its_own_going_people_in_reminders(bot: Bot) -> None:
+    code = await linked_party(bot)  # Gus going in HOME
+    await bot.do(c.SetRsvp(code, "going"), actor=FAN, chat=OTHER)
+    await bot.store.save_chat_settings(ChatSettings(OTHER, timezone="Europe/Berlin",
+                                                    ping_reminders=True))
+    await bot.advance((at(27, 19, 45) - bot.clock.now()).total_seconds())  # 15 minutes before
+    assert bot.gateway.posts(OTHER, "🔔")[-1].message.mentions == ("u-fan",)
+    assert bot.gateway.posts(HOME, "🔔")[-1].message.mentions == ()
+    await bot.store.save_chat_settings(ChatSettings(HOME, ping_reminders=True))
+    await bot.advance((at(27, 19, 59) - bot.clock.now()).total_seconds())  # 1 minute before
+    assert bot.gateway.posts(HOME, "🔔")[-1].message.mentions == ("u-guest",)
+    assert bot.gateway.posts(OTHER, "🔔")[-1].message.mentions == ("u-fan",)
 
 
 async def test_refusals_change_nothing(bot: Bot) -> None:

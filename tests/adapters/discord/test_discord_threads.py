@@ -25,6 +25,15 @@ async def _start(fake: FakeDiscord, host: User, channel: int) -> None:
     assert "Countdown started" in started.text, started.text
 
 
+async def _to_the_end(fake: FakeDiscord, bot: RunningBot, host: User,
+                      channel: int) -> list[str]:
+    """Start the party now, let it run to its summary in the channel; the channel's texts."""
+    await _start(fake, host, channel)
+    await fake.wait_message("is over", channel, within=12)
+    await bot.settle()
+    return posted_texts(fake, channel)
+
+
 def _thread_posts(fake: FakeDiscord) -> list[Any]:
     return [r for r in fake.requests if r.method == "POST" and r.path.endswith("/threads")]
 
@@ -104,11 +113,7 @@ async def test_without_the_permission_it_says_so_once_and_posts_in_the_channel(
     await create_party(fake, host, "Quick Film night", when="in 30s")
     notice = await fake.wait_message("may not create threads", channel)
     assert "Create Public Threads" in notice["content"]
-    await _start(fake, host, channel)
-    await fake.wait_message("is over", channel, within=12)
-    await bot.settle()
-
-    texts = posted_texts(fake, channel)
+    texts = await _to_the_end(fake, bot, host, channel)
     assert sum("may not create threads" in t for t in texts) == 1
     assert sum("💬 Chapter" in t for t in texts) == 3
     assert not fake.threads
@@ -123,12 +128,8 @@ async def test_a_deleted_thread_loses_nothing(fake: FakeDiscord, bot: RunningBot
     await create_party(fake, host, "Quick Film night", when="in 30s")
     [thread] = await fake.wait_until(lambda: fake.thread_of(channel), 5, "the party's thread")
     fake.delete_thread(int(thread["id"]))
-    await _start(fake, host, channel)
-    await fake.wait_message("is over", channel, within=12)
-    await bot.settle()
-
+    texts = await _to_the_end(fake, bot, host, channel)
     # Each post meant for the thread met Unknown Channel there and went to the channel.
-    texts = posted_texts(fake, channel)
     assert sum("💬 Chapter" in t for t in texts) == 3
     assert sum("Best scene so far?" in t for t in texts) == 1
     gone = [r for r in fake.message_posts() if r.path == f"/channels/{thread['id']}/messages"]

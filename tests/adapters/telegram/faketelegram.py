@@ -1022,6 +1022,14 @@ class FakeTelegram(LoopbackServer):
         return [p for p in self.posted if p.chat_id == chat_id
                 and (topic is None or p.thread == topic) and (kind is None or p.kind == kind)]
 
+    async def wait_poll(self, chat: dict[str, Any] | int, topic: int | None = None,
+                        within: float = 10.0) -> Posted:
+        """Wait for the first poll the bot posts in a chat (a topic of it)."""
+        found: Posted = await self.wait_for(
+            lambda: (self.in_chat(chat, topic, kind="poll") or [None])[0], within,
+            what=f"a poll in {chat if isinstance(chat, int) else chat['id']}/{topic}")
+        return found
+
     async def wait_post(self, chat: dict[str, Any] | int, containing: str,
                         within: float = 10.0, topic: int | None = None,
                         after: int = 0) -> Posted:

@@ -51,8 +51,7 @@ async def test_a_forum_group_gets_a_topic_per_party(fake: FakeTelegram,
     # An answer is a reply in the topic; a reaction there counts too.
     fake.reply(forum, gus, prompt, "In the party's topic")
     fake.react(prompt, gus, ["🎉"])
-    poll = await fake.wait_for(lambda: (fake.in_chat(forum, topic, kind="poll") or [None])[0],
-                               within=6, what="the poll in the topic")
+    poll = await fake.wait_poll(forum, topic, within=6)
     fake.vote(poll, gus, [1])
     summary = await fake.wait_post(forum, "is over", topic=topic, within=10)
     assert "1 answered" in summary.text

@@ -19,7 +19,7 @@ from bot.feeds import DEFAULT_ALLOWED_HOSTS, LOST_AFTER_SECONDS, FollowControl
 from bot.guide import Guide, GuideLibrary, parse_guide
 from bot.outbox import Outbox, Priority
 from bot.party import ACTIVE_STATES, Party, PartyState, normalize_code
-from bot.ports import ChatGone, Clock, PartyWork, SentKind, SentMessage, Store
+from bot.ports import Clock, DeliveryFailed, PartyWork, SentKind, SentMessage, Store
 from bot.records import Record, RecordKind
 from bot.richtext import Message
 from bot.tally import Summary, Tally, fold
@@ -182,8 +182,8 @@ class Deps:
                     fallback: ChatRef | None = None) -> Awaitable[str | None]:
         """Queue a message now; the awaitable remembers it once delivered (None: not sent).
 
-        `fallback` is where it goes instead if `chat` turns out to be gone (a party's thread
-        that was deleted or closed: its parent chat).
+        `fallback` is where it goes instead if `chat` refuses it for good (a party's thread
+        that was deleted or locked, or where the bot may no longer post: its parent chat).
         """
         # A scheduled action's post to one chat is named, so whichever worker fires it, and
         # however often, it carries the same idempotency keys (Discord's nonce).
@@ -203,8 +203,8 @@ class Deps:
                           fallback: ChatRef) -> str | None:
         try:
             message_id = await sent
-        except ChatGone as gone:
-            log.info("%s of party %s: %s is gone (%s); posting in %s instead", kind.value,
+        except DeliveryFailed as gone:  # ChatGone, or a permission taken away since
+            log.info("%s of party %s: %s refused it (%s); posting in %s instead", kind.value,
                      party.id, chat, gone, fallback)
             return await self.queue_post(party, fallback, message, kind, priority,
                                          action_id=action_id, prompt=prompt)

@@ -62,11 +62,16 @@ async def test_each_linked_chat_decides_its_own_thread(bot: Bot) -> None:
     assert answered is not None and "Phones everywhere" in answered.message.plain()
     now = await bot.do(c.ShowInfo(), actor=GUEST, chat=thread)
     assert now is not None and "chapter" in now.message.plain().lower()
+    # A pause from the thread: the news goes to the chats, so the thread gets the reply.
+    paused = await bot.do(c.PauseParty(code), actor=HOST, chat=thread)
+    assert paused is not None and not paused.posted_here
+    assert len(bot.gateway.posts(OTHER, "⏸")) == 1 and not bot.gateway.posts(thread, "⏸")
+    await bot.do(c.ResumeParty(code), actor=HOST, chat=OTHER)
     await bot.advance(3600)
 
     # GO in every chat itself; the discussion in OTHER's thread, and in the other two chats.
     for chat in (HOME, OTHER, THIRD):
-        assert len(bot.gateway.posts(chat, "▶ GO")) == 1
+        assert len(bot.gateway.posts(chat, "▶ GO")) == 2  # at the start and at the resume
     assert discussion(bot, OTHER) == []
     assert len(discussion(bot, thread)) == len(discussion(bot, HOME)) == len(
         discussion(bot, THIRD)) == 6  # four questions, one poll, the summary

@@ -450,7 +450,9 @@ class Lane:
             outbox.retry_count += 1
             self._requeue(job)
         except DeliveryFailed as exc:
-            log.info("%s to %s failed for good: %s", job.kind.value, chat, exc)
+            # A chat that allows no thread is the caller's to report (it tells the chat).
+            log.log(logging.DEBUG if isinstance(exc, ThreadRefused) else logging.INFO,
+                    "%s to %s failed for good: %s", job.kind.value, chat, exc)
             outbox.failed_count += 1
             job.fail(exc)
         except Exception as exc:

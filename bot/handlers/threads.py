@@ -47,7 +47,9 @@ async def _open_thread(d: Deps, party: Party, chat: ChatRef,
     try:
         opened = await d.outbox.open_thread(chat, message_id, thread_name(party))
     except ThreadRefused as refused:
-        log.info("no thread for party %s in %s: %s", party.id, chat, refused)
+        # A platform without threads (the console) is no news to its operator.
+        log.log(logging.DEBUG if refused.reason == "unsupported" else logging.INFO,
+                "no thread for party %s in %s: %s", party.id, chat, refused)
         await d.post(party, chat, thread_refused(party, refused.reason), SentKind.NOTICE,
                      Priority.NORMAL)
         return

@@ -49,3 +49,5 @@ class ChatSettings:
     retention_days: int = DEFAULT_RETENTION_DAYS
     moderator_role: str | None = None
     ping_reminders: bool = False
+    # A thread (a Discord thread, a Telegram forum topic) per party for its discussion.
+    threads: bool = False

@@ -33,6 +33,14 @@ class Context:
     scope: str
     event: str | None = None
     is_moderator: ModeratorCheck = nobody_moderates
+    # Set by the core when the command came from a party's thread: `chat` is then the
+    # thread's parent chat, which is where what is done in the thread counts.
+    thread: ChatRef | None = None
+
+    @property
+    def origin(self) -> ChatRef:
+        """Where the command was actually given (the thread, if it came from one)."""
+        return self.thread or self.chat
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +199,7 @@ class ChangeSettings:
     retention_days: str | None = None
     moderator_role: str | None = None
     ping_reminders: str | None = None
+    threads: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

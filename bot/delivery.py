@@ -24,6 +24,8 @@ from bot.ports import (
     ResumingGateway,
     RetryAfter,
     SendProgress,
+    ThreadingGateway,
+    ThreadRefused,
 )
 from bot.ratelimits import (
     DISCORD_LIMITS,
@@ -92,6 +94,7 @@ class JobKind(Enum):
     SEND = "send"
     EDIT = "edit"
     FILE = "file"
+    THREAD = "thread"  # open a party's thread off a message (`filename` holds its name)
 
 
 @dataclass(eq=False)
@@ -381,6 +384,11 @@ class Lane:
             assert job.message is not None and job.message_id is not None
             await self.gateway.edit(chat, job.message_id, job.message)
             return None
+        if job.kind is JobKind.THREAD:
+            assert job.message_id is not None
+            if not isinstance(self.gateway, ThreadingGateway):
+                raise ThreadRefused("unsupported", f"{self.platform} has no threads")
+            return await self.gateway.open_thread(chat, job.message_id, job.filename)
         return await self.gateway.send_file(chat, job.filename, job.data, job.message)
 
     async def _shared_turn(self, job: Job) -> bool:
@@ -442,7 +450,9 @@ class Lane:
             outbox.retry_count += 1
             self._requeue(job)
         except DeliveryFailed as exc:
-            log.info("%s to %s failed for good: %s", job.kind.value, chat, exc)
+            # A chat that allows no thread is the caller's to report (it tells the chat).
+            log.log(logging.DEBUG if isinstance(exc, ThreadRefused) else logging.INFO,
+                    "%s to %s failed for good: %s", job.kind.value, chat, exc)
             outbox.failed_count += 1
             job.fail(exc)
         except Exception as exc:

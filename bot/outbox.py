@@ -33,6 +33,7 @@ from bot.delivery import (
 from bot.ports import (
     ChatGateway,
     Clock,
+    OpenedThread,
     SendProgress,
 )
 from bot.ratelimits import (
@@ -152,6 +153,15 @@ class Outbox:
         """Queue a file upload; the future resolves to its message id once posted."""
         fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._add(chat, JobKind.FILE, caption, fut, priority, filename=filename, data=data)
+        return fut
+
+    def open_thread(self, chat: ChatRef, message_id: str, name: str,
+                    priority: Priority = Priority.NORMAL) -> asyncio.Future[OpenedThread]:
+        """Queue the opening of a party's thread off a message; the future fails with
+        ThreadRefused where the chat (or its platform) allows none."""
+        fut: asyncio.Future[OpenedThread] = asyncio.get_running_loop().create_future()
+        self._add(chat, JobKind.THREAD, None, fut, priority, message_id=message_id,
+                  filename=name)
         return fut
 
     def _lane(self, chat: ChatRef) -> Lane:

@@ -62,13 +62,18 @@ class LinkStatus(StrEnum):
 
 @dataclass(slots=True)
 class PartyChat:
-    """A chat that takes part in a party; the home chat is approved from the start."""
+    """A chat that takes part in a party; the home chat is approved from the start.
+
+    `thread` is the party's own thread in this chat (setting `threads`), where its prompts,
+    polls and summary go; what people do there counts as done in `chat`.
+    """
 
     party_id: int
     chat: ChatRef
     status: LinkStatus
     is_home: bool = False
     requested_by: str | None = None
+    thread: ChatRef | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +136,13 @@ class Party:
             raise UserError("invalid_transition", title=self.title, state=self.state.value,
                             target=to.value)
         self.state = to
+
+    def thread_of(self, chat: ChatRef) -> ChatRef | None:
+        """The party's own thread in a linked chat, if it has one."""
+        for link in self.chats:
+            if link.chat == chat:
+                return link.thread
+        return None
 
     def approved_chats(self) -> list[ChatRef]:
         """Return every chat the party's messages go to, home chat first."""

@@ -41,6 +41,30 @@ class DeliveryFailed(Exception):
     """A send that will never succeed (the bot was removed, the chat is gone): not retried."""
 
 
+class ChatGone(DeliveryFailed):
+    """The chat (a party's thread, say) was deleted or closed: posting there will not work."""
+
+
+class ThreadRefused(DeliveryFailed):
+    """A thread could not be opened in a chat; `reason` says why.
+
+    `permission`: the bot may not create threads there; `not_forum`: a Telegram group that is
+    not a forum has no topics; `unsupported`: the platform has no threads (the console).
+    """
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(detail or reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedThread:
+    """A party's new thread: its own chat, and a link to it when the platform shows none."""
+
+    chat: ChatRef
+    link: str | None = None
+
+
 class ChatGateway(Protocol):
     """How the outbox reaches one platform; raise RetryAfter on a 429."""
 
@@ -95,6 +119,16 @@ class ResumingGateway(Protocol):
     async def send_resuming(self, chat: ChatRef, message: Message,
                             progress: SendProgress) -> str:
         """Post the pieces of `message` not yet in `progress`, noting each; return the last id."""
+        ...
+
+
+@runtime_checkable
+class ThreadingGateway(Protocol):
+    """A gateway that can open a thread for a party (a Discord thread, a Telegram topic)."""
+
+    async def open_thread(self, chat: ChatRef, message_id: str, name: str) -> OpenedThread:
+        """Open a thread named `name` off message `message_id` of `chat` (where the platform
+        starts threads from a message); raise ThreadRefused when it cannot be done there."""
         ...
 
 
@@ -167,7 +201,7 @@ class PartyWork(Protocol):
         ...
 
     async def upsert_chat(self, link: PartyChat) -> None:
-        """Add a chat to this party or change its link; `party.chats` follows."""
+        """Add a chat to this party or change its link (or thread); `party.chats` follows."""
         ...
 
     async def set_link_status(self, chat: ChatRef, status: LinkStatus) -> None:
@@ -270,7 +304,11 @@ class Store(Protocol):
         ...
 
     async def upsert_party_chat(self, link: PartyChat) -> None:
-        """Add a chat to a party or change its link status."""
+        """Add a chat to a party or change its link status (and its thread)."""
+        ...
+
+    async def thread_parent(self, thread: ChatRef) -> ChatRef | None:
+        """Return the linked chat a party's thread belongs to; None for any other chat."""
         ...
 
     async def set_link_status(self, party_id: int, chat: ChatRef, status: LinkStatus) -> None:

@@ -386,6 +386,7 @@ def settings_view(settings: ChatSettings, default_zone: str, changed: bool) -> M
                 Text(f"retention_days: {settings.retention_days}\n"),
                 Text(f"moderator_role: {settings.moderator_role or 'none'}\n"),
                 Text(f"ping_reminders: {'yes' if settings.ping_reminders else 'no'}\n"),
+                Text(f"threads: {'yes' if settings.threads else 'no'}\n"),
                 Text("Change with "),
                 Code("/watchparty settings timezone=Europe/Berlin reminders=15m,1m"))
 
@@ -405,7 +406,8 @@ def privacy() -> Message:
         "\nFor each party: RSVPs, ready marks, answers to its questions, poll votes, and "
         "reactions added or removed on its messages — each with your platform, chat, user id, "
         "display name at that time, the time (UTC) and the film position. Nothing is stored "
-        "for messages that have nothing to do with a party.\n"
+        "for messages that have nothing to do with a party. A party's own thread (setting "
+        "threads) counts as part of this chat.\n"
         "Moderators of the chats linked to a party can export its discussion. Records are "
         "deleted a number of days after the party ends (this chat's retention_days setting).\n"),
         Code("/watchparty forget-me"), Text(" deletes your records in this chat now and keeps "
@@ -447,7 +449,8 @@ HELP_LINES = [
     ("guide list · guide show NAME · guide upload", "discussion guides"),
     ("export CODE | json·csv·md·html | anonymize=yes", "the discussion log (moderator)"),
     ("settings timezone=… reminders=15m,1m creators=anyone retention_days=365 "
-     "moderator_role=… ping_reminders=no", "moderator"),
+     "moderator_role=… ping_reminders=no threads=no", "moderator (threads=yes: a thread "
+     "per party for its questions)"),
     ("privacy · forget-me", "what is recorded; delete yours"),
 ]
 

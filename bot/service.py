@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from bot import commands as c
@@ -12,7 +13,7 @@ from bot.chats import ChatRef, ChatSettings
 from bot.feeds import FeedOpener
 from bot.following import Following
 from bot.guide import Guide, GuideLibrary
-from bot.handlers import COMMAND_HANDLERS, actions
+from bot.handlers import COMMAND_HANDLERS, actions, threads
 from bot.handlers.chat_settings import EXPORT_FORMATS as EXPORT_FORMATS
 from bot.handlers.deps import CoreConfig as CoreConfig
 from bot.handlers.deps import Deps, ScheduleFn
@@ -74,15 +75,23 @@ class WatchParty:
         handler = COMMAND_HANDLERS.get(type(cmd))
         if handler is None:
             raise AssertionError(f"unhandled command {cmd!r}")
-        return await handler(self.deps, ctx, cmd)
+        # What is done in a party's thread counts as done in the thread's parent chat.
+        ctx = await threads.in_parent(self.deps, ctx)
+        reply = await handler(self.deps, ctx, cmd)
+        if reply is not None and reply.posted_here and ctx.thread is not None:
+            # The news went to the parent chat, not to the thread the command came from.
+            reply = replace(reply, posted_here=False)
+        return reply
 
     async def fire(self, action: Action, now: datetime) -> ActionStatus:
         """Carry out one due action; one too late for the grace period is skipped and logged."""
         return await actions.fire(self.deps, action, now)
 
     async def settings_for(self, chat: ChatRef) -> ChatSettings:
-        """Return a chat's settings (adapters read the moderator role from here)."""
-        return await self.store.get_chat_settings(chat)
+        """Return a chat's settings (adapters read the moderator role from here); a party's
+        thread has its parent chat's."""
+        parent = await threads.parent_of(self.deps, chat)
+        return await self.store.get_chat_settings(parent or chat)
 
     async def zone_for(self, chat: ChatRef) -> str:
         """Return the display zone of a chat."""

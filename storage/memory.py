@@ -23,6 +23,7 @@ from storage.rules import (
     check_addable,
     check_record,
     follow,
+    thread_id,
     work_party_id,
 )
 
@@ -321,16 +322,24 @@ class MemoryStore:
         return None
 
     async def upsert_party_chat(self, link: PartyChat) -> None:
-        """Add a chat to a party or change its link status."""
+        """Add a chat to a party or change its link status (and its thread)."""
         self._upsert_link(link)
 
     def _upsert_link(self, link: PartyChat) -> None:
         if link.party_id not in self._parties:
             raise StoreConflict(f"no party {link.party_id} to link {link.chat} to")
+        thread_id(link)  # refuses a thread on another platform, as the databases do
         self._links[(link.party_id, link.chat)] = PartyChat(
             party_id=link.party_id, chat=link.chat, status=LinkStatus(link.status),
-            is_home=link.is_home, requested_by=link.requested_by,
+            is_home=link.is_home, requested_by=link.requested_by, thread=link.thread,
         )
+
+    async def thread_parent(self, thread: ChatRef) -> ChatRef | None:
+        """Return the linked chat a party's thread belongs to; None for any other chat."""
+        for link in self._links.values():
+            if link.thread == thread:
+                return link.chat
+        return None
 
     async def set_link_status(self, party_id: int, chat: ChatRef, status: LinkStatus) -> None:
         """Change the status of a linked chat."""

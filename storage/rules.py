@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from bot.actions import Action, ActionStatus
-from bot.party import Party, Series
+from bot.party import Party, PartyChat, Series
 from bot.records import Record
 
 K = TypeVar("K")
@@ -153,3 +153,12 @@ def series_of(row: Sequence[Any]) -> Series | None:
     if series_id is None:
         return None
     return Series(series_id, episode, repeat_days, anchor, episodes)
+
+
+def thread_id(link: PartyChat) -> str | None:
+    """The `thread_id` column of a party's link: its thread's chat id, on the link's platform."""
+    if link.thread is None:
+        return None
+    if link.thread.platform != link.chat.platform:
+        raise ValueError(f"the thread {link.thread} of {link.chat} is on another platform")
+    return link.thread.chat_id

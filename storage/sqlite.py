@@ -31,6 +31,7 @@ from storage.rules import (
     check_record,
     series_of,
     series_values,
+    thread_id,
     work_party_id,
 )
 
@@ -387,14 +388,16 @@ def _load_parties(conn: sqlite3.Connection, where: str, params: Any) -> list[Par
     if not rows:
         return []
     chats: dict[int, list[PartyChat]] = {row[0]: [] for row in rows}
-    for party_id, platform, chat_id, status, is_home, requested_by in conn.execute(
-        "SELECT party_id, platform, chat_id, status, is_home, requested_by FROM party_chats"
+    for party_id, platform, chat_id, status, is_home, requested_by, thread in conn.execute(
+        "SELECT party_id, platform, chat_id, status, is_home, requested_by, thread_id"
+        " FROM party_chats"
         " WHERE party_id IN (SELECT value FROM json_each(?)) ORDER BY is_home DESC, rowid",
         (json.dumps(list(chats)),),
     ):
         chats[party_id].append(PartyChat(
             party_id=party_id, chat=ChatRef(platform, chat_id), status=LinkStatus(status),
             is_home=bool(is_home), requested_by=requested_by,
+            thread=None if thread is None else ChatRef(platform, thread),
         ))
     return [_party(row, chats[row[0]]) for row in rows]
 
@@ -565,12 +568,13 @@ def _pending(conn: sqlite3.Connection, party_id: int) -> list[Action]:
 
 def _upsert_link(conn: sqlite3.Connection, link: PartyChat) -> None:
     conn.execute(
-        "INSERT INTO party_chats (party_id, platform, chat_id, status, is_home, requested_by)"
-        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (party_id, platform, chat_id) DO UPDATE SET"
+        "INSERT INTO party_chats (party_id, platform, chat_id, status, is_home, requested_by,"
+        " thread_id) VALUES (?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (party_id, platform, chat_id) DO UPDATE SET"
         " status = excluded.status, is_home = excluded.is_home,"
-        " requested_by = excluded.requested_by",
+        " requested_by = excluded.requested_by, thread_id = excluded.thread_id",
         (link.party_id, link.chat.platform, link.chat.chat_id, LinkStatus(link.status).value,
-         int(link.is_home), link.requested_by),
+         int(link.is_home), link.requested_by, thread_id(link)),
     )
 
 
@@ -917,6 +921,14 @@ class SqliteStore:
         """Add a chat to a party or change its link status."""
         await self._write(lambda conn: _upsert_link(conn, link))
 
+    async def thread_parent(self, thread: ChatRef) -> ChatRef | None:
+        """Return the linked chat a party's thread belongs to; None for any other chat."""
+        row = await _call(self._db, lambda conn: conn.execute(
+            "SELECT chat_id FROM party_chats WHERE platform = ? AND thread_id = ? LIMIT 1",
+            (thread.platform, thread.chat_id),
+        ).fetchone())
+        return None if row is None else ChatRef(thread.platform, row[0])
+
     async def set_link_status(self, party_id: int, chat: ChatRef, status: LinkStatus) -> None:
         """Change the status of a linked chat."""
         await self._write(lambda conn: _set_link(conn, party_id, chat, status))
@@ -1215,8 +1227,8 @@ class SqliteStore:
     async def get_chat_settings(self, chat: ChatRef) -> ChatSettings:
         """Return a chat's settings, defaults when it has none stored."""
         row = await _call(self._db, lambda conn: conn.execute(
-            "SELECT timezone, reminders, creators, retention_days, moderator_role, ping_reminders"
-            " FROM chat_settings WHERE platform = ? AND chat_id = ?",
+            "SELECT timezone, reminders, creators, retention_days, moderator_role, ping_reminders,"
+            " threads FROM chat_settings WHERE platform = ? AND chat_id = ?",
             (chat.platform, chat.chat_id),
         ).fetchone())
         if row is None:
@@ -1224,22 +1236,24 @@ class SqliteStore:
         return ChatSettings(
             chat=chat, timezone=row[0], reminders=_seconds_tuple(row[1]),
             creators=Creators(row[2]), retention_days=row[3], moderator_role=row[4],
-            ping_reminders=bool(row[5]),
+            ping_reminders=bool(row[5]), threads=bool(row[6]),
         )
 
     async def save_chat_settings(self, settings: ChatSettings) -> None:
         """Store a chat's settings."""
         params = (settings.chat.platform, settings.chat.chat_id, settings.timezone,
                   _seconds_text(tuple(settings.reminders)), Creators(settings.creators).value,
-                  settings.retention_days, settings.moderator_role, int(settings.ping_reminders))
+                  settings.retention_days, settings.moderator_role, int(settings.ping_reminders),
+                  int(settings.threads))
         await self._write(lambda conn: conn.execute(
             "INSERT INTO chat_settings (platform, chat_id, timezone, reminders, creators,"
-            " retention_days, moderator_role, ping_reminders) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            " retention_days, moderator_role, ping_reminders, threads)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (platform, chat_id) DO UPDATE SET timezone = excluded.timezone,"
             " reminders = excluded.reminders, creators = excluded.creators,"
             " retention_days = excluded.retention_days,"
             " moderator_role = excluded.moderator_role,"
-            " ping_reminders = excluded.ping_reminders",
+            " ping_reminders = excluded.ping_reminders, threads = excluded.threads",
             params,
         ))
 

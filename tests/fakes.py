@@ -11,7 +11,7 @@ from bot import commands as c
 from bot.chats import Actor, ChatRef
 from bot.clock import ManualClock
 from bot.errors import UserError
-from bot.ports import Store
+from bot.ports import ChatGone, OpenedThread, Store, ThreadRefused
 from bot.richtext import Message
 from bot.settings import Settings
 from tests.people import moderates, moderator
@@ -44,10 +44,17 @@ class RecordingGateway:
     clock: ManualClock
     sent: list[Sent] = field(default_factory=list)
     files: list[tuple[ChatRef, str, bytes]] = field(default_factory=list)
+    # threads: each opened one (by its own chat) with its parent chat and name; the chats
+    # where opening one is refused (and why); chats deleted since (sends there are refused)
+    threads: dict[ChatRef, tuple[ChatRef, str]] = field(default_factory=dict)
+    refuse_threads: dict[ChatRef, str] = field(default_factory=dict)
+    gone: set[ChatRef] = field(default_factory=set)
     _next: int = 0
 
     async def send(self, chat: ChatRef, message: Message) -> str:
         """Record a new message."""
+        if chat in self.gone:
+            raise ChatGone(f"{chat} was deleted")
         self._next += 1
         self.sent.append(Sent(self.clock.now(), chat, str(self._next), message))
         return str(self._next)
@@ -62,6 +69,14 @@ class RecordingGateway:
         self._next += 1
         self.files.append((chat, filename, data))
         return str(self._next)
+
+    async def open_thread(self, chat: ChatRef, message_id: str, name: str) -> OpenedThread:
+        """Open a thread off a message (a chat of its own), unless this chat refuses."""
+        if chat in self.refuse_threads:
+            raise ThreadRefused(self.refuse_threads[chat])
+        thread = ChatRef(chat.platform, f"{chat.chat_id}/thread-{message_id}")
+        self.threads[thread] = (chat, name)
+        return OpenedThread(thread)
 
     def posts(self, chat: ChatRef | None = None, containing: str = "") -> list[Sent]:
         """New messages (not edits), optionally in one chat and containing a text."""

@@ -274,20 +274,23 @@ class WatchpartyGroup(app_commands.Group):
         creators="Who may create parties here",
         retention_days="Days to keep a party's records after it ends",
         moderator_role="A role whose members count as moderators here",
-        ping_reminders="Whether reminders mention the people who said Going")
+        ping_reminders="Whether reminders mention the people who said Going",
+        threads="Whether each party gets a thread for its questions and answers")
     @app_commands.choices(creators=[Choice(name="anyone", value="anyone"),
                                     Choice(name="moderators only", value="moderators")])
     async def settings(self, interaction: Interaction, timezone: str | None = None,
                        reminders: str | None = None, creators: str | None = None,
                        retention_days: app_commands.Range[int, 1, 3650] | None = None,
                        moderator_role: discord.Role | None = None,
-                       ping_reminders: bool | None = None) -> None:
+                       ping_reminders: bool | None = None,
+                       threads: bool | None = None) -> None:
         """`/watchparty settings`."""
         days = str(retention_days) if retention_days is not None else None
         role = str(moderator_role.id) if moderator_role is not None else None
         ping = None if ping_reminders is None else ("yes" if ping_reminders else "no")
+        thread = None if threads is None else ("yes" if threads else "no")
         await self.bridge.run(interaction, c.ChangeSettings(timezone, reminders, creators, days,
-                                                            role, ping),
+                                                            role, ping, thread),
                               name="settings", private=False)
 
     @app_commands.command(name="privacy", description="What watchparty records, and for how long")

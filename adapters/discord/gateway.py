@@ -21,7 +21,7 @@ import logging
 import secrets
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 import discord
@@ -30,7 +30,14 @@ from adapters.discord import components, markdown
 from adapters.discord.events import ScheduledEvents
 from bot import render
 from bot.chats import ChatRef
-from bot.ports import DeliveryFailed, RetryAfter, SendProgress
+from bot.ports import (
+    ChatGone,
+    DeliveryFailed,
+    OpenedThread,
+    RetryAfter,
+    SendProgress,
+    ThreadRefused,
+)
 from bot.richtext import Italic, Message, Poll
 
 log = logging.getLogger(__name__)
@@ -42,6 +49,15 @@ POLL_ANSWER_LIMIT = 55
 DEFAULT_RETRY_AFTER = 1.0
 NONCE_LIMIT = 25  # characters: Discord refuses a longer nonce
 NO_MENTIONS = discord.AllowedMentions.none()
+# Discord's JSON error codes (https://discord.com/developers/docs/topics/opcodes-and-status-codes)
+UNKNOWN_CHANNEL = 10003
+MISSING_ACCESS = 50001
+MISSING_PERMISSIONS = 50013
+WRONG_CHANNEL_TYPE = 50024
+THREAD_ARCHIVED = 50083
+GONE_CODES = frozenset({UNKNOWN_CHANNEL, THREAD_ARCHIVED})
+# A party's thread stays in the channel's list through a week of quiet.
+THREAD_ARCHIVE_MINUTES: Literal[10080] = 10080
 DISCORD_ANSWER_HINT = "Press Answer to reply; everyone here sees the answers."
 
 
@@ -113,10 +129,24 @@ def translate(exc: Exception) -> Exception:
     if isinstance(exc, discord.HTTPException):
         if exc.status == 429:
             return RetryAfter(_retry_after(exc), chat_wide=True)
+        if exc.code in GONE_CODES:
+            # A deleted channel, or a thread that was archived and locked: the core posts
+            # what was meant for a party's thread in its channel instead.
+            return ChatGone(f"Discord: {exc.status} {exc.code}: {exc.text}")
         if exc.status in (400, 401, 403, 404, 413):
             # A missing channel, lost access or a payload Discord refuses won't improve.
             return DeliveryFailed(f"Discord refused it ({exc.status} {exc.code}: {exc.text})")
     return exc
+
+
+def refusal(exc: Exception) -> Exception:
+    """Map a failure to start a thread: no permission, or a channel that has no threads."""
+    if isinstance(exc, discord.HTTPException):
+        if exc.code in (MISSING_PERMISSIONS, MISSING_ACCESS):
+            return ThreadRefused("permission", f"Discord: {exc.status} {exc.code}: {exc.text}")
+        if exc.code == WRONG_CHANNEL_TYPE:  # a thread, a voice or forum channel
+            return ThreadRefused("unsupported", f"Discord: {exc.code}: {exc.text}")
+    return translate(exc)
 
 
 def _nonce() -> str:
@@ -216,6 +246,20 @@ class DiscordGateway:
         except (discord.DiscordException, aiohttp.ClientError) as exc:
             raise translate(exc) from exc
         self._mirror(chat, message)
+
+    async def open_thread(self, chat: ChatRef, message_id: str, name: str) -> OpenedThread:
+        """Start a public thread off a party's announcement; it is a channel of its own."""
+        await self._ready()
+        self._channel(chat)  # a channel id, or DeliveryFailed
+        try:
+            # The HTTP call itself: a message in a channel this worker has not cached (another
+            # shard's guild) has no guild for `Message.create_thread`.
+            data = await self._client.http.start_thread_with_message(
+                int(chat.chat_id), int(message_id), name=name,
+                auto_archive_duration=THREAD_ARCHIVE_MINUTES)
+        except (discord.DiscordException, aiohttp.ClientError) as exc:
+            raise refusal(exc) from exc
+        return OpenedThread(ChatRef(PLATFORM, str(data["id"])))
 
     async def send_file(self, chat: ChatRef, filename: str, data: bytes,
                         caption: Message | None) -> str:

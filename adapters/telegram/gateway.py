@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, TypeVar
 
-from telegram import Bot, InputFile, LinkPreviewOptions, ReplyParameters
+from telegram import Bot, ForumTopic, InputFile, LinkPreviewOptions, ReplyParameters
 from telegram import Message as TgMessage
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden
@@ -39,7 +39,14 @@ from adapters.telegram.formatting import (
 from adapters.telegram.members import Members
 from bot import buttons as button_data
 from bot.chats import ChatRef
-from bot.ports import DeliveryFailed, RetryAfter, SendProgress
+from bot.ports import (
+    ChatGone,
+    DeliveryFailed,
+    OpenedThread,
+    RetryAfter,
+    SendProgress,
+    ThreadRefused,
+)
 from bot.richtext import Message
 
 if TYPE_CHECKING:
@@ -50,6 +57,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 RECENT_SECONDS = 10.0
+# What Telegram answers for a post in a forum topic that was deleted or closed.
+TOPIC_GONE = ("message thread not found", "topic_deleted", "topic_closed")
 
 
 @dataclass(frozen=True)
@@ -71,6 +80,12 @@ def retry_seconds(exc: TgRetryAfter) -> float:
 def ref_for_message(chat_id: int, message_id: int | str) -> str:
     """The platform name under which a message in a forum topic is remembered."""
     return f"msg:{chat_id}:{message_id}"
+
+
+def topic_link(chat_id: int, topic: int) -> str:
+    """The t.me link of a forum topic, which opens it for the group's members."""
+    internal = str(chat_id).removeprefix("-100")
+    return f"https://t.me/c/{internal}/{topic}"
 
 
 def ref_for_poll(poll_id: str) -> str:
@@ -174,6 +189,34 @@ class TelegramGateway:
                 reply_markup=markup, link_preview_options=_NO_PREVIEW)
 
         await self._call(chat, edit)
+
+    async def open_thread(self, chat: ChatRef, message_id: str, name: str) -> OpenedThread:
+        """Open a forum topic for a party (where the bot may manage topics); link to it.
+
+        A topic starts from no message: the announcement stays in the group, and the link is
+        posted there.
+        """
+        await self._wait_ready()
+
+        def create(chat_id: int) -> Awaitable[ForumTopic]:
+            return self._bot.create_forum_topic(chat_id, name)
+
+        try:
+            topic = await self._call(chat, create)
+        except DeliveryFailed as exc:
+            cause = exc.__cause__
+            if isinstance(cause, Forbidden):
+                raise ThreadRefused("permission", str(exc)) from exc
+            if isinstance(cause, BadRequest):
+                text = cause.message.lower()
+                if "not a forum" in text:
+                    raise ThreadRefused("not_forum", str(exc)) from exc
+                if "rights" in text or "admin" in text:
+                    raise ThreadRefused("permission", str(exc)) from exc
+            raise
+        chat_id, _ = split_ref(chat)
+        return OpenedThread(chat_ref(chat_id, topic.message_thread_id),
+                            topic_link(chat_id, topic.message_thread_id))
 
     async def send_file(self, chat: ChatRef, filename: str, data: bytes,
                         caption: Message | None) -> str:
@@ -296,5 +339,8 @@ class TelegramGateway:
             except BadRequest as exc:
                 if "not modified" in exc.message.lower():
                     return None  # type: ignore[return-value]  # an edit that changes nothing
+                if topic is not None and any(m in exc.message.lower() for m in TOPIC_GONE):
+                    # A party's topic deleted or closed: the core posts in the group instead.
+                    raise ChatGone(f"Telegram refused: {exc.message}") from exc
                 raise DeliveryFailed(f"Telegram refused: {exc.message}") from exc
         raise DeliveryFailed(f"{chat} keeps moving to a new chat id")

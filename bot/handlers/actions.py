@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from bot import buttons, render
 from bot.actions import Action, ActionKind, ActionStatus
 from bot.chats import ChatRef
-from bot.handlers import series
+from bot.handlers import series, threads
 from bot.handlers.deps import Deps, Later, MessageFn, same
 from bot.handlers.seeking import posted_chapters
 from bot.outbox import Priority
@@ -276,21 +276,24 @@ async def _fire_post(d: Deps, party: Party, action: Action, kind: SentKind,
     assert action.id is not None
     action_id = action.id
     done = {(s.chat, s.prompt) for s in await d.store.sent_for_action(action_id)}
-    decided: list[tuple[ChatRef, Message]] = []
+    decided: list[tuple[ChatRef, ChatRef, Message]] = []
     for chat in party.approved_chats():
-        if (chat, prompt) in done:
+        # Prompts, polls and the summary go to the party's thread in the chat, if it has one.
+        where = threads.target(party, chat, kind)
+        if (chat, prompt) in done or (where, prompt) in done:
             continue
         message = build(await d.zone_for(chat))
         if mentions and mentions.get(chat):
             message = replace(message, mentions=mentions[chat])
         if late is not None:
             message = render.with_late_note(message, late)
-        decided.append((chat, message))
+        decided.append((chat, where, message))
 
     async def queue() -> None:
         d.deliveries.setdefault(action_id, []).extend(
-            d.queue_post(party, chat, message, kind, priority, action_id=action_id,
-                             prompt=prompt) for chat, message in decided)
+            d.queue_post(party, where, message, kind, priority, action_id=action_id,
+                         prompt=prompt, fallback=chat if where != chat else None)
+            for chat, where, message in decided)
     later.append(queue)
 
 

@@ -60,6 +60,9 @@ async def change_settings(d: Deps, ctx: c.Context, cmd: c.ChangeSettings) -> c.R
     if cmd.ping_reminders:
         settings.ping_reminders = parse_bool(cmd.ping_reminders)
         changed = True
+    if cmd.threads:
+        settings.threads = parse_bool(cmd.threads)
+        changed = True
     if changed:
         await d.store.save_chat_settings(settings)
     return c.Reply(render.settings_view(settings, d.config.default_timezone, changed))

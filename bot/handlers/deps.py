@@ -19,7 +19,7 @@ from bot.feeds import DEFAULT_ALLOWED_HOSTS, LOST_AFTER_SECONDS, FollowControl
 from bot.guide import Guide, GuideLibrary, parse_guide
 from bot.outbox import Outbox, Priority
 from bot.party import ACTIVE_STATES, Party, PartyState, normalize_code
-from bot.ports import Clock, PartyWork, SentKind, SentMessage, Store
+from bot.ports import Clock, DeliveryFailed, PartyWork, SentKind, SentMessage, Store
 from bot.records import Record, RecordKind
 from bot.richtext import Message
 from bot.tally import Summary, Tally, fold
@@ -65,6 +65,7 @@ class Deps:
         self.deliveries: dict[int, list[Awaitable[str | None]]] = {}
         self.delivering: dict[int, asyncio.Future[None]] = {}
         self.following: FollowControl | None = None
+        self.thread_parents: dict[ChatRef, ChatRef] = {}  # party threads seen: their chats
 
     async def schedule(self, actions: list[Action]) -> None:
         """Store actions through the scheduler (or straight in the store, unwired)."""
@@ -177,8 +178,13 @@ class Deps:
 
     def queue_post(self, party: Party, chat: ChatRef, message: Message, kind: SentKind,
                     priority: Priority, *, action_id: int | None = None,
-                    prompt: str | None = None) -> Awaitable[str | None]:
-        """Queue a message now; the awaitable remembers it once delivered (None: not sent)."""
+                    prompt: str | None = None,
+                    fallback: ChatRef | None = None) -> Awaitable[str | None]:
+        """Queue a message now; the awaitable remembers it once delivered (None: not sent).
+
+        `fallback` is where it goes instead if `chat` refuses it for good (a party's thread
+        that was deleted or locked, or where the bot may no longer post: its parent chat).
+        """
         # A scheduled action's post to one chat is named, so whichever worker fires it, and
         # however often, it carries the same idempotency keys (Discord's nonce).
         name = None if action_id is None else f"action {action_id} {prompt or ''} {chat}"
@@ -186,7 +192,23 @@ class Deps:
             sent: Awaitable[str] = self.outbox.send(chat, message, priority, name=name)
         except Exception as exc:
             sent = _failed(exc)
+        if fallback is not None:
+            return self._or_instead(sent, party, chat, message, kind, priority, action_id,
+                                    prompt, fallback)
         return self.remember(sent, party, chat, kind, action_id, prompt)
+
+    async def _or_instead(self, sent: Awaitable[str], party: Party, chat: ChatRef,
+                          message: Message, kind: SentKind, priority: Priority,
+                          action_id: int | None, prompt: str | None,
+                          fallback: ChatRef) -> str | None:
+        try:
+            message_id = await sent
+        except DeliveryFailed as gone:  # ChatGone, or a permission taken away since
+            log.info("%s of party %s: %s refused it (%s); posting in %s instead", kind.value,
+                     party.id, chat, gone, fallback)
+            return await self.queue_post(party, fallback, message, kind, priority,
+                                         action_id=action_id, prompt=prompt)
+        return await self.remember(_done(message_id), party, chat, kind, action_id, prompt)
 
     async def remember(self, sent: Awaitable[str], party: Party, chat: ChatRef, kind: SentKind,
                         action_id: int | None, prompt: str | None) -> str | None:
@@ -345,6 +367,11 @@ def loaded(tx: PartyWork, code: str) -> Party:
 async def _failed(exc: Exception) -> str:
     """An awaitable for a message the outbox refused at once."""
     raise exc
+
+
+async def _done(message_id: str) -> str:
+    """An awaitable for a message already delivered."""
+    return message_id
 
 
 def same(message: Message) -> MessageFn:

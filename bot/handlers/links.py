@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot import buttons, render
 from bot import commands as c
 from bot.errors import UserError
+from bot.handlers import threads
 from bot.handlers.deps import Deps, loaded
 from bot.outbox import Priority
 from bot.party import ACTIVE_STATES, LinkStatus, PartyChat, normalize_code
@@ -57,8 +58,7 @@ async def decide_link(d: Deps, ctx: c.Context, cmd: c.DecideLink) -> c.Reply:
     d.spawn(d.post(party, cmd.chat, notice, SentKind.NOTICE, Priority.NORMAL))
     if cmd.approve:
         d.reserve_go(party, party.starts_at)
-        d.spawn(d.post(party, cmd.chat, await d.announcement(party, cmd.chat),
-                               SentKind.ANNOUNCEMENT, Priority.NORMAL))
+        await threads.announce(d, party, cmd.chat)
     return c.Reply(render.link_decided(party, cmd.approve, ctx.actor.display_name))
 
 

@@ -7,7 +7,7 @@ from bot import render
 from bot.actions import Action, ActionKind
 from bot.chats import Creators
 from bot.errors import UserError
-from bot.handlers import series
+from bot.handlers import series, threads
 from bot.handlers.deps import Deps, loaded, snapshot_scope
 from bot.handlers.following import feed_line
 from bot.outbox import Priority
@@ -53,8 +53,7 @@ async def create(d: Deps, ctx: c.Context, cmd: c.CreateParty) -> c.Reply:
                                     guide.model_dump_json())
     await d.wake()
     d.reserve_go(party, party.starts_at)
-    d.spawn(d.post(party, ctx.chat, await d.announcement(party, ctx.chat),
-                           SentKind.ANNOUNCEMENT, Priority.NORMAL))
+    await threads.announce(d, party, ctx.chat)
     return c.Reply(render.created(party, guide, zone), private=True)
 
 

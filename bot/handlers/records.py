@@ -17,7 +17,7 @@ ANSWER_MAX = 4000
 async def record_answer(d: Deps, ctx: c.Context, cmd: c.RecordAnswer) -> c.Reply | None:
     """Record an answer to a prompt; messages unrelated to a party are ignored."""
     if cmd.message_id is not None:
-        found = await d.party_message(ctx.chat, cmd.message_id, SentKind.PROMPT)
+        found = await d.party_message(ctx.origin, cmd.message_id, SentKind.PROMPT)
         if found is None:
             return None
         party = found[1]
@@ -40,7 +40,7 @@ async def record_answer(d: Deps, ctx: c.Context, cmd: c.RecordAnswer) -> c.Reply
 
 async def record_reaction(d: Deps, ctx: c.Context, cmd: c.RecordReaction) -> None:
     """Record a reaction added to or removed from a party message."""
-    found = await d.party_message(ctx.chat, cmd.message_id)
+    found = await d.party_message(ctx.origin, cmd.message_id)
     if found is None:
         return
     sent, party = found
@@ -55,7 +55,7 @@ async def record_reaction_count(d: Deps, ctx: c.Context, cmd: c.RecordReactionCo
     The actor stands for everyone anonymous; what is stored is the difference between the
     totals and what that actor's records already add up to, so a repeated update adds nothing.
     """
-    found = await d.party_message(ctx.chat, cmd.message_id)
+    found = await d.party_message(ctx.origin, cmd.message_id)
     if found is None:
         return
     sent, party = found
@@ -83,7 +83,7 @@ async def record_reaction_count(d: Deps, ctx: c.Context, cmd: c.RecordReactionCo
 
 async def record_poll_vote(d: Deps, ctx: c.Context, cmd: c.RecordPollVote) -> None:
     """Record a vote in a guide poll (the option texts, or empty for a retraction)."""
-    found = await d.party_message(ctx.chat, cmd.message_id, SentKind.POLL)
+    found = await d.party_message(ctx.origin, cmd.message_id, SentKind.POLL)
     if found is None:
         return
     sent, party = found

@@ -17,6 +17,7 @@ from bot import commands as c
 from bot import render_life as life
 from bot.actions import Action, ActionKind, ActionStatus
 from bot.errors import UserError
+from bot.handlers import threads
 from bot.handlers.deps import Deps, loaded, snapshot_scope
 from bot.outbox import Priority
 from bot.party import LinkStatus, Party, PartyChat, PartyState, Series, new_join_code
@@ -129,8 +130,7 @@ async def create_episode(d: Deps, before: Party, number: int, now: datetime) -> 
     d.reserve_go(party, party.starts_at)
     for chat in party.approved_chats():
         if chat not in announced:
-            d.spawn(d.post(party, chat, await d.announcement(party, chat),
-                           SentKind.ANNOUNCEMENT, Priority.NORMAL))
+            await threads.announce(d, party, chat)
     return party
 
 

@@ -24,7 +24,7 @@ PARTY_FIELDS = (
     "series_anchor",
 )
 PARTY_COLUMNS = "id, " + ", ".join(PARTY_FIELDS)
-CHAT_COLUMNS = "party_id, platform, chat_id, status, is_home, requested_by"
+CHAT_COLUMNS = "party_id, platform, chat_id, status, is_home, requested_by, thread_id"
 RECORD_COLUMNS = ("id, party_id, kind, platform, chat_id, user_id, display_name, at, position,"
                   " value, prompt, message_id, event")
 # bot.ports.RecordRow, in its order: `at` as integer microseconds since the epoch (numeric
@@ -76,7 +76,8 @@ def party_fields(party: Party) -> dict[str, Any]:
 def party_chat(row: Sequence[Any]) -> PartyChat:
     """Return a link from a CHAT_COLUMNS row."""
     return PartyChat(party_id=row[0], chat=ChatRef(row[1], row[2]), status=LinkStatus(row[3]),
-                     is_home=row[4], requested_by=row[5])
+                     is_home=row[4], requested_by=row[5],
+                     thread=None if row[6] is None else ChatRef(row[1], row[6]))
 
 
 def party(row: Sequence[Any], chats: list[PartyChat]) -> Party:

@@ -284,8 +284,15 @@ class PostgresStore:
         return found[0] if found else None
 
     async def upsert_party_chat(self, link: PartyChat) -> None:
-        """Add a chat to a party or change its link status."""
+        """Add a chat to a party or change its link status (and its thread)."""
         await self._write(lambda conn: work.upsert_link(conn, link), "linking a chat")
+
+    async def thread_parent(self, thread: ChatRef) -> ChatRef | None:
+        """Return the linked chat a party's thread belongs to; None for any other chat."""
+        chat_id = await self._run(lambda conn: conn.fetchval(
+            "SELECT chat_id FROM party_chats WHERE platform = $1 AND thread_id = $2 LIMIT 1",
+            thread.platform, thread.chat_id), "finding a thread's chat")
+        return None if chat_id is None else ChatRef(thread.platform, chat_id)
 
     async def set_link_status(self, party_id: int, chat: ChatRef, status: LinkStatus) -> None:
         """Change the status of a linked chat."""
@@ -501,30 +508,31 @@ class PostgresStore:
     async def get_chat_settings(self, chat: ChatRef) -> ChatSettings:
         """Return a chat's settings, defaults when it has none stored."""
         row = await self._run(lambda conn: conn.fetchrow(
-            "SELECT timezone, reminders, creators, retention_days, moderator_role, ping_reminders"
-            " FROM chat_settings WHERE platform = $1 AND chat_id = $2",
+            "SELECT timezone, reminders, creators, retention_days, moderator_role, ping_reminders,"
+            " threads FROM chat_settings WHERE platform = $1 AND chat_id = $2",
             chat.platform, chat.chat_id), "reading chat settings")
         if row is None:
             return ChatSettings(chat=chat)
         return ChatSettings(chat=chat, timezone=row[0], reminders=_seconds_tuple(row[1]),
                             creators=Creators(row[2]), retention_days=row[3],
-                            moderator_role=row[4], ping_reminders=row[5])
+                            moderator_role=row[4], ping_reminders=row[5], threads=row[6])
 
     async def save_chat_settings(self, settings: ChatSettings) -> None:
         """Store a chat's settings."""
         values = (settings.chat.platform, settings.chat.chat_id, settings.timezone,
                   _seconds_text(tuple(settings.reminders)), Creators(settings.creators).value,
                   settings.retention_days, settings.moderator_role,
-                  bool(settings.ping_reminders))
+                  bool(settings.ping_reminders), bool(settings.threads))
         await self._write(lambda conn: conn.execute(
             "INSERT INTO chat_settings (platform, chat_id, timezone, reminders, creators,"
-            " retention_days, moderator_role, ping_reminders)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+            " retention_days, moderator_role, ping_reminders, threads)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
             " ON CONFLICT (platform, chat_id) DO UPDATE SET timezone = excluded.timezone,"
             " reminders = excluded.reminders, creators = excluded.creators,"
             " retention_days = excluded.retention_days,"
             " moderator_role = excluded.moderator_role,"
-            " ping_reminders = excluded.ping_reminders", *values), "saving chat settings")
+            " ping_reminders = excluded.ping_reminders, threads = excluded.threads", *values),
+            "saving chat settings")
 
     async def save_guide(self, scope: str, name: str, source: str) -> None:
         """Store an uploaded guide's TOML under its owner, replacing one of the same name."""

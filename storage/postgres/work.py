@@ -13,7 +13,7 @@ from bot.party import LinkStatus, Party, PartyChat
 from bot.ports import LogEntry, SentMessage
 from storage import StoreConflict
 from storage.postgres import rows
-from storage.rules import WorkOnParty, check_addable
+from storage.rules import WorkOnParty, check_addable, thread_id
 
 T = TypeVar("T")
 
@@ -43,9 +43,11 @@ CANCEL = ("UPDATE actions SET status = 'cancelled' WHERE party_id = $1 AND statu
 PENDING = (f"SELECT {rows.ACTION_COLUMNS} FROM actions WHERE party_id = $1 AND status = 'pending'"
            " ORDER BY due_at, id")
 UPSERT_LINK = (
-    "INSERT INTO party_chats (party_id, platform, chat_id, status, is_home, requested_by)"
-    " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (party_id, platform, chat_id) DO UPDATE SET"
-    " status = excluded.status, is_home = excluded.is_home, requested_by = excluded.requested_by"
+    "INSERT INTO party_chats (party_id, platform, chat_id, status, is_home, requested_by,"
+    " thread_id) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+    " ON CONFLICT (party_id, platform, chat_id) DO UPDATE SET"
+    " status = excluded.status, is_home = excluded.is_home, requested_by = excluded.requested_by,"
+    " thread_id = excluded.thread_id"
 )
 SET_LINK = ("UPDATE party_chats SET status = $1 WHERE party_id = $2 AND platform = $3"
             " AND chat_id = $4")
@@ -97,7 +99,8 @@ async def cancel(conn: asyncpg.Connection, party_id: int, kinds: frozenset[Actio
 async def upsert_link(conn: asyncpg.Connection, link: PartyChat) -> None:
     """Add a chat to a party or change its link."""
     await conn.execute(UPSERT_LINK, link.party_id, link.chat.platform, link.chat.chat_id,
-                       LinkStatus(link.status).value, bool(link.is_home), link.requested_by)
+                       LinkStatus(link.status).value, bool(link.is_home), link.requested_by,
+                       thread_id(link))
 
 
 async def set_link(conn: asyncpg.Connection, party_id: int, chat: ChatRef,

@@ -210,6 +210,38 @@ async def test_link_status_changes(store: Store) -> None:
         await store.upsert_party_chat(PartyChat(created.id + 1000, OTHER, LinkStatus.PENDING))
 
 
+async def test_a_party_thread_is_kept_on_its_link_and_leads_to_its_chat(store: Store) -> None:
+    first = await store.create_party(party())
+    second = await store.create_party(party("B7Q2MX"))
+    topic = ChatRef("telegram", "-100200/77")
+    thread = ChatRef("discord", "3000")
+    assert await store.thread_parent(thread) is None
+    async with store.party(first.id) as tx:
+        assert tx.party is not None
+        await tx.upsert_chat(replace(tx.party.chats[0], thread=thread))
+        assert tx.party.thread_of(DISCORD) == thread
+    await store.upsert_party_chat(PartyChat(first.id, TELEGRAM, LinkStatus.APPROVED,
+                                            thread=topic))
+    await store.upsert_party_chat(PartyChat(second.id, TELEGRAM, LinkStatus.APPROVED))
+    loaded = await store.get_party(first.id)
+    assert loaded is not None
+    assert [(c.chat, c.thread) for c in loaded.chats] == [(DISCORD, thread), (TELEGRAM, topic)]
+    assert await store.thread_parent(thread) == DISCORD
+    assert await store.thread_parent(topic) == TELEGRAM
+    # A thread id is the platform's own: the same id on another platform is another chat.
+    assert await store.thread_parent(ChatRef("telegram", "3000")) is None
+    assert await store.thread_parent(DISCORD) is None
+    other = await store.get_party(second.id)
+    assert other is not None and [c.thread for c in other.chats] == [None, None]
+    # Changing a link's status keeps its thread.
+    await store.set_link_status(first.id, TELEGRAM, LinkStatus.DECLINED)
+    loaded = await store.get_party(first.id)
+    assert loaded is not None and loaded.chats[1].thread == topic
+    with pytest.raises(ValueError, match="another platform"):
+        await store.upsert_party_chat(PartyChat(first.id, DISCORD, LinkStatus.APPROVED,
+                                                is_home=True, thread=topic))
+
+
 # records
 
 
@@ -746,7 +778,7 @@ async def test_chat_settings_defaults_and_round_trip(store: Store) -> None:
         chat=DISCORD, timezone="America/New_York",
         reminders=(timedelta(hours=1), timedelta(minutes=15), timedelta(seconds=1.5)),
         creators=Creators.MODERATORS, retention_days=30, moderator_role="555",
-        ping_reminders=True,
+        ping_reminders=True, threads=True,
     )
     await store.save_chat_settings(custom)
     assert await store.get_chat_settings(DISCORD) == custom
@@ -1059,7 +1091,7 @@ async def test_sqlite_uses_wal(sqlite_path: Path) -> None:
 
 async def test_sqlite_migrations_are_recorded_and_idempotent(sqlite_path: Path) -> None:
     versions = ["V1__initial", "V2__record_events_and_message_refs", "V3__action_fences",
-                "V4__workers", "V5__party_life", "V6__seek_and_follow"]
+                "V4__workers", "V5__party_life", "V6__seek_and_follow", "V7__party_threads"]
     assert await migrate(sqlite_path) == versions
     assert await migrate(sqlite_path) == []
     store = await SqliteStore.open(sqlite_path)
@@ -1071,7 +1103,7 @@ async def test_sqlite_migrations_are_recorded_and_idempotent(sqlite_path: Path) 
         rows = raw.execute("SELECT version, name FROM schema_version").fetchall()
     assert rows == [(1, "V1__initial"), (2, "V2__record_events_and_message_refs"),
                     (3, "V3__action_fences"), (4, "V4__workers"), (5, "V5__party_life"),
-                    (6, "V6__seek_and_follow")]
+                    (6, "V6__seek_and_follow"), (7, "V7__party_threads")]
 
 
 async def test_sqlite_v1_file_with_records_upgrades_to_events(sqlite_path: Path) -> None:

@@ -20,7 +20,8 @@ from tests.reads import count_records, pending_actions
 from tests.storage.test_contract import T0, action, party, record
 
 ROOT = Path(__file__).resolve().parents[2]
-VERSIONS = ["V1__initial", "V4__workers", "V5__party_life", "V6__seek_and_follow"]
+VERSIONS = ["V1__initial", "V4__workers", "V5__party_life", "V6__seek_and_follow",
+            "V7__party_threads"]
 
 
 @pytest.fixture
@@ -64,7 +65,8 @@ async def test_workers_starting_together_migrate_once(fresh_url: str) -> None:
         finally:
             await conn.close()
         assert [(r[0], r[1]) for r in rows] == [(1, "V1__initial"), (4, "V4__workers"),
-                                                (5, "V5__party_life"), (6, "V6__seek_and_follow")]
+                                                (5, "V5__party_life"), (6, "V6__seek_and_follow"),
+                                                (7, "V7__party_threads")]
     finally:
         for store in stores:
             await store.close()

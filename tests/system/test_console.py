@@ -287,3 +287,24 @@ def test_only_the_host_or_a_moderator_may_cancel(tmp_path: Path,
     bot.close_stdin()
     assert bot.wait_exit(timeout=15) == 0, bot.transcript()
     _no_traceback(bot)
+
+
+# ---- threads ---------------------------------------------------------------------------
+
+@pytest.mark.timeout(90)
+def test_threads_yes_in_the_console_posts_in_the_chat(tmp_path: Path,
+                                                      start_console: StartConsole) -> None:
+    """The console has no threads: with `threads=yes` it says so once and posts right here."""
+    bot = start_console(tmp_path, bot_env(), speed=60, label="threads")
+    bot.wait_for(BANNER, timeout=30)
+    bot.ask("/watchparty settings threads=yes", "threads: yes")
+    created = bot.ask("/watchparty create Movie Night | in 2m | three-act-film",
+                      "→ Party Movie Night created for", timeout=20)
+    bot.wait_for("watchparty: 🧵 This chat has no threads", start=created.index, timeout=20)
+    bot.wait_for("💬 Chapter 1", start=created.index, timeout=60)
+    said = [line for line in bot.lines if "🧵" in line]
+    assert len(said) == 1, bot.transcript()
+    bot.close_stdin()
+    assert bot.wait_exit(timeout=15) == 0, bot.transcript()
+    assert bot.stderr_text() == "", bot.transcript()  # nothing for an operator to act on
+    _no_traceback(bot)

@@ -190,6 +190,11 @@ class FakeDiscord(LoopbackServer):
         self.resumes: list[dict[str, Any]] = []
         self.uploads: dict[int, bytes] = {}
         self.unknown_routes: list[str] = []
+        # threads: each a channel of its own, by id (a thread started off a message has the
+        # message's id), with its parent; channels where the bot lacks Create Public Threads
+        # and Send Messages in Threads (403, code 50013)
+        self.threads: dict[int, dict[str, Any]] = {}
+        self.threads_denied: set[int] = set()
         self.changed = asyncio.Condition()
         # failure modes
         self.channel_limit: tuple[int, float] | None = None  # (count, seconds) per channel
@@ -287,7 +292,9 @@ class FakeDiscord(LoopbackServer):
                 "icon": None, "unicode_emoji": None}
 
     def channel_json(self, channel_id: int) -> dict[str, Any]:
-        """A guild text channel object."""
+        """A guild text channel object (or a thread's)."""
+        if channel_id in self.threads:
+            return dict(self.threads[channel_id])
         guild_id = self.channel_guild[channel_id]
         return {"id": str(channel_id), "type": 0, "guild_id": str(guild_id),
                 "name": f"channel-{self.channels.index(channel_id) + 1}",
@@ -443,11 +450,17 @@ class FakeDiscord(LoopbackServer):
                                    "nsfw": command.get("nsfw", False)})
             self.commands[scope] = registered
             return self._json(registered)
+        if (parts[0] == "channels" and len(parts) == 5 and parts[2] == "messages"
+                and parts[4] == "threads" and method == "POST"):
+            return self._start_thread(int(parts[1]), int(parts[3]), body or {})
         if parts[0] == "channels" and len(parts) >= 3 and parts[2] == "messages":
             channel_id = int(parts[1])
             if channel_id not in self.channel_guild:
                 return self._error(404, "Unknown Channel", 10003)
             if method == "POST" and len(parts) == 3:
+                refused = self._thread_refuses(channel_id)
+                if refused is not None:
+                    return refused
                 said = json.dumps(body, ensure_ascii=False)
                 if any(t in said for t in self.hold_request_to):
                     await self.answer_held.wait()
@@ -468,6 +481,64 @@ class FakeDiscord(LoopbackServer):
             return self._scheduled_events(method, int(parts[1]), parts[3:], body or {})
         self.unknown_routes.append(f"{method} {path}")
         return self._error(404, f"404: Not Found ({method} {path})")
+
+    # threads
+
+    def _start_thread(self, channel_id: int, message_id: int,
+                      body: dict[str, Any]) -> web.Response:
+        """POST /channels/{id}/messages/{id}/threads: a public thread off a message."""
+        if channel_id not in self.channel_guild:
+            return self._error(404, "Unknown Channel", 10003)
+        if channel_id in self.threads:
+            return self._error(400, "Cannot execute action on this channel type", 50024)
+        if channel_id in self.threads_denied:
+            return self._error(403, "Missing Permissions", 50013)
+        message = self.messages.get(message_id)
+        if message is None or message["channel_id"] != str(channel_id):
+            return self._error(404, "Unknown Message", 10008)
+        if message_id in self.threads:
+            return self._error(400, "A thread has already been created for this message",
+                               160004)
+        name = str(body.get("name") or "")
+        if not 1 <= len(name) <= 100:
+            return self._json({"message": "Invalid Form Body", "code": 50035,
+                               "errors": {"name": {"_errors": [{"code": "BASE_TYPE_BAD_LENGTH",
+                                                                "message": "Must be between 1 "
+                                                                "and 100 in length."}]}}}, 400)
+        guild_id = self.channel_guild[channel_id]
+        thread = {
+            "id": str(message_id), "type": 11, "guild_id": str(guild_id),
+            "parent_id": str(channel_id), "owner_id": str(self.bot.id), "name": name,
+            "last_message_id": None, "message_count": 0, "member_count": 1,
+            "rate_limit_per_user": body.get("rate_limit_per_user") or 0, "flags": 0,
+            "total_message_sent": 0,
+            "thread_metadata": {"archived": False,
+                                "auto_archive_duration": body.get("auto_archive_duration", 1440),
+                                "archive_timestamp": _iso(), "locked": False,
+                                "create_timestamp": _iso()}}
+        self.threads[message_id] = thread
+        self.channel_guild[message_id] = guild_id
+        return self._json(thread, 201)
+
+    def _thread_refuses(self, channel_id: int) -> web.Response | None:
+        """Posting in a thread: refused without Send Messages in Threads, or once locked."""
+        thread = self.threads.get(channel_id)
+        if thread is None:
+            return None
+        if int(thread["parent_id"]) in self.threads_denied:
+            return self._error(403, "Missing Permissions", 50013)
+        if thread["thread_metadata"]["locked"]:
+            return self._error(400, "Thread is locked", 50083)
+        return None
+
+    def delete_thread(self, thread_id: int) -> None:
+        """A moderator deletes a thread: posting there is an Unknown Channel."""
+        del self.channel_guild[thread_id]
+        self.threads.pop(thread_id)
+
+    def thread_of(self, channel_id: int) -> list[dict[str, Any]]:
+        """The threads started in a channel, oldest first."""
+        return [t for t in self.threads.values() if t["parent_id"] == str(channel_id)]
 
     def _application(self) -> dict[str, Any]:
         return {"id": str(self.app_id), "name": "watchparty", "icon": None,

@@ -91,3 +91,5 @@ async def test_whole_party(fake: FakeDiscord, bot: RunningBot) -> None:
     assert [q.split(" — ")[0] for q in questions] == [
         "💬 Chapter 1 of 3", "💬 Chapter 2 of 3", "💬 Chapter 3 of 3"]
     assert sum("▶ GO" in t for t in texts) == 1
+    # threads is off by default: no thread was started, everything is in the channel
+    assert not fake.threads and not [r for r in fake.requests if r.path.endswith("/threads")]

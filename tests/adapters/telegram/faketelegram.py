@@ -210,6 +210,10 @@ class FakeTelegram(LoopbackServer):
         self.bot_id = int(self.bot_user["id"])
         self.chats: dict[int, dict[str, Any]] = {}
         self.members: dict[tuple[int, int], str] = {}
+        # an administrator's rights beyond the everyday ones (can_manage_topics), by member
+        self.rights: dict[tuple[int, int], set[str]] = {}
+        # forum topics, by (chat id, message_thread_id): their name, and whether deleted
+        self.topics: dict[tuple[int, int], dict[str, Any]] = {}
         self.users: dict[int, dict[str, Any]] = {}
         self.started: set[int] = set()  # users who opened a private chat with the bot
         self.migrated: dict[int, int] = {}
@@ -490,6 +494,10 @@ class FakeTelegram(LoopbackServer):
               shown: str = "", shown_entities: list[Any] | None = None, html: str = "",
               **fields: Any) -> Posted:
         thread = params.get("message_thread_id")
+        if thread is not None and chat.get("is_forum"):
+            topic = self.topics.get((chat["id"], int(thread)))
+            if topic is None or topic.get("deleted"):
+                raise ApiError(400, "Bad Request: message thread not found")
         buttons = self._markup(params)
         extra: dict[str, Any] = dict(fields)
         reply = params.get("reply_parameters") or {}
@@ -745,6 +753,8 @@ class FakeTelegram(LoopbackServer):
                 "can_manage_video_chats", "can_restrict_members", "can_promote_members",
                 "can_change_info", "can_invite_users", "can_post_stories", "can_edit_stories",
                 "can_delete_stories")})
+            for right in self.rights.get((chat_id, user_id), ()):
+                member[right] = True
         elif status == "kicked":
             member["until_date"] = 0
         return member
@@ -752,6 +762,25 @@ class FakeTelegram(LoopbackServer):
     async def api_getChatMember(self, params: dict[str, Any], files: dict[str, Any]) -> Any:
         chat = self._chat(params.get("chat_id"))
         return self._member_json(chat["id"], int(params.get("user_id") or 0))
+
+    async def api_createForumTopic(self, params: dict[str, Any], files: dict[str, Any]) -> Any:
+        chat = self._chat(params.get("chat_id"))
+        if not chat.get("is_forum"):
+            raise ApiError(400, "Bad Request: the chat is not a forum")
+        status = self.members.get((chat["id"], self.bot_id))
+        if status != "creator" and not (status == "administrator" and "can_manage_topics" in
+                                        self.rights.get((chat["id"], self.bot_id), ())):
+            raise ApiError(400, "Bad Request: not enough rights to create a topic")
+        name = str(params.get("name") or "")
+        if not 1 <= utf16(name) <= 128:
+            raise ApiError(400, "Bad Request: TOPIC_TITLE_EMPTY" if not name
+                           else "Bad Request: topic name is too long")
+        thread = self.forum_topic(chat, name, self.bot_user)
+        return {"message_thread_id": thread, "name": name, "icon_color": 7322096}
+
+    def delete_topic(self, chat: dict[str, Any], thread: int) -> None:
+        """An administrator deletes a forum topic: posting there finds no thread."""
+        self.topics[(chat["id"], thread)]["deleted"] = True
 
     async def api_getChatAdministrators(self, params: dict[str, Any],
                                         files: dict[str, Any]) -> Any:
@@ -803,9 +832,10 @@ class FakeTelegram(LoopbackServer):
         return user
 
     def add_group(self, title: str, *, supergroup: bool = True, forum: bool = False,
-                  bot_status: str = "administrator",
+                  bot_status: str = "administrator", bot_rights: Iterable[str] = (),
                   members: Iterable[tuple[dict[str, Any], str]] = ()) -> dict[str, Any]:
-        """A group with the bot in it (an administrator unless told otherwise)."""
+        """A group with the bot in it (an administrator unless told otherwise, with
+        `bot_rights` such as can_manage_topics)."""
         number = next(self._chat_ids)
         chat_id = -(1_000_000_000_000 + number) if supergroup else -(4_000 + number)
         chat: dict[str, Any] = {"id": chat_id, "type": "supergroup" if supergroup else "group",
@@ -814,6 +844,7 @@ class FakeTelegram(LoopbackServer):
             chat["is_forum"] = True
         self.chats[chat_id] = chat
         self.members[(chat_id, self.bot_id)] = bot_status
+        self.rights[(chat_id, self.bot_id)] = set(bot_rights)
         for user, status in members:
             self.members[(chat_id, user["id"])] = status
         return chat
@@ -834,6 +865,8 @@ class FakeTelegram(LoopbackServer):
             "name": name, "icon_color": 7322096})
         message["message_thread_id"] = message["message_id"]
         message["is_topic_message"] = True
+        self.topics[(chat["id"], int(message["message_id"]))] = {"name": name,
+                                                                 "creator": creator["id"]}
         return int(message["message_id"])
 
     # ---- users acting ----------------------------------------------------------------------
@@ -988,6 +1021,14 @@ class FakeTelegram(LoopbackServer):
         chat_id = chat if isinstance(chat, int) else chat["id"]
         return [p for p in self.posted if p.chat_id == chat_id
                 and (topic is None or p.thread == topic) and (kind is None or p.kind == kind)]
+
+    async def wait_poll(self, chat: dict[str, Any] | int, topic: int | None = None,
+                        within: float = 10.0) -> Posted:
+        """Wait for the first poll the bot posts in a chat (a topic of it)."""
+        found: Posted = await self.wait_for(
+            lambda: (self.in_chat(chat, topic, kind="poll") or [None])[0], within,
+            what=f"a poll in {chat if isinstance(chat, int) else chat['id']}/{topic}")
+        return found
 
     async def wait_post(self, chat: dict[str, Any] | int, containing: str,
                         within: float = 10.0, topic: int | None = None,

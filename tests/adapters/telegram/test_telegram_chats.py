@@ -47,8 +47,7 @@ async def test_forum_topics_keep_their_own_conversation(fake: FakeTelegram,
     prompt = await fake.wait_post(forum, "Chapter 1 of 3", topic=anime, within=6)
     fake.reply(forum, gus, prompt, "In a topic")
     fake.react(prompt, gus, ["🎉"])
-    poll = await fake.wait_for(lambda: (fake.in_chat(forum, anime, kind="poll") or [None])[0],
-                               within=6, what="the poll in the topic")
+    poll = await fake.wait_poll(forum, anime, within=6)
     fake.vote(poll, gus, [1])
     await fake.wait_post(forum, "Chapter 3 of 3", topic=anime, within=6)
     await fake.wait_idle()

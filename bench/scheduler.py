@@ -395,6 +395,20 @@ def _add_jobs(scheduler: Any, jobs: list[tuple[int, datetime]]) -> tuple[float, 
     return time.perf_counter() - began, cpu_seconds() - cpu
 
 
+def _aps_fill(jobstore: Any, jobs: list[tuple[int, datetime]], memory: Memory
+              ) -> tuple[float, float]:
+    """Add every job to a paused scheduler on `jobstore` (phase "schedule"), then shut it down:
+    seconds and CPU seconds of the adds."""
+    scheduler = _aps_scheduler(jobstore)
+    scheduler.start(paused=True)
+    gc.collect()
+    memory.begin("schedule")
+    elapsed, cpu = _add_jobs(scheduler, jobs)
+    memory.end("schedule")
+    scheduler.shutdown(wait=False)
+    return elapsed, cpu
+
+
 async def aps_memory(args: argparse.Namespace) -> dict[str, Any]:
     """One process: add every job to a MemoryJobStore, then let them fire."""
     from apscheduler.jobstores.memory import MemoryJobStore
@@ -434,13 +448,7 @@ async def aps_sql_schedule(args: argparse.Namespace) -> dict[str, Any]:
     memory = Memory()
     actions, parties = aps_sql_actions(args), aps_sql_parties(args)
     jobs, lead, start = _aps_jobs("aps-sqlalchemy", args, actions, parties)
-    scheduler = _aps_scheduler(SQLAlchemyJobStore(engine=_aps_engine(args.db)))
-    scheduler.start(paused=True)
-    gc.collect()
-    memory.begin("schedule")
-    elapsed, cpu = _add_jobs(scheduler, jobs)
-    memory.end("schedule")
-    scheduler.shutdown(wait=False)
+    elapsed, cpu = _aps_fill(SQLAlchemyJobStore(engine=_aps_engine(args.db)), jobs, memory)
     await asyncio.sleep(0.1)
     return {
         "schedule_s": elapsed, "schedule_cpu_s": cpu, "schedule_calls": len(jobs),

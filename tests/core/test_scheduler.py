@@ -127,3 +127,34 @@ async def test_a_slow_fire_keeps_its_lease_and_fires_once() -> None:
     await b.stop()
     assert fired == [("a", 1)]
     assert await pending_actions(store, 1) == []
+
+
+async def test_actions_beyond_the_free_slots_are_left_to_other_workers_not_fired_twice() -> None:
+    # Five GOs due at once on a worker with two slots, each fire held far beyond the lease
+    # (its post waiting for the per-bot budget): a claim of all five would leave three waiting
+    # for a slot with their leases running out, and the other worker would fire them again.
+    clock = ManualClock(T0)
+    store = MemoryStore()
+    fired: list[tuple[str, int]] = []
+
+    async def slow(action: Action, now: datetime) -> ActionStatus:
+        fired.append(("a", action.payload["n"]))
+        await clock.sleep(100)  # more than three leases
+        return ActionStatus.DONE
+
+    async def other(action: Action, now: datetime) -> ActionStatus:
+        fired.append(("b", action.payload["n"]))
+        return ActionStatus.DONE
+
+    a = Scheduler(store, clock, slow, owner="a", lease_seconds=30, max_concurrent=2)
+    b = Scheduler(store, clock, other, owner="b", lease_seconds=30)
+    await a.schedule([Action(1, ActionKind.GO, T0 + timedelta(seconds=1), {"n": n})
+                      for n in range(1, 6)])
+    a.start()
+    await clock.advance(0.5)
+    b.start()
+    await clock.advance(600)  # every fire, even one that waited for a slot, has finished
+    await a.stop()
+    await b.stop()
+    assert sorted(n for _, n in fired) == [1, 2, 3, 4, 5], fired
+    assert await pending_actions(store, 1) == []

@@ -1,7 +1,8 @@
 """The durable scheduler at scale: 100,000 actions of 10,000 parties, against APScheduler 3.11.
 
 Run: .venv/bin/python -m bench.scheduler [--actions 100000] [--parties 10000] [--spread 60]
-     On PostgreSQL, 1 and 3 worker processes: add --store postgresql://… [--workers 1,3]
+     On PostgreSQL, 1 and 3 worker processes, and APScheduler's SQLAlchemy job store on the same
+     server with 1 and 3 processes: add --store postgresql://… [--workers 1,3] [--aps-workers 1,3]
 
 Every variant runs in processes of its own, so each peak RSS is that variant's alone:
 
@@ -59,7 +60,7 @@ PARTY_KINDS = (ActionKind.REMINDER, ActionKind.REMINDER, ActionKind.READY_CHECK,
                ActionKind.PROMPT, ActionKind.PROMPT, ActionKind.SUMMARY)
 TARGETS = {"schedule_s": 0.8, "p99_ms": 5.0, "missed": 0, "rss_mb": 100.0, "reload_s": 0.5}
 # Seconds of lead per job added, on top of --lead, for APScheduler (its adds are slower).
-APS_LEAD_PER_JOB = {"aps-memory": 0.00005, "aps-sqlalchemy": 0.0004}
+APS_LEAD_PER_JOB = {"aps-memory": 0.00005, "aps-sqlalchemy": 0.0004, "aps-postgres": 0.0025}
 
 
 # memory
@@ -214,9 +215,10 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def lead_for(variant: str, args: argparse.Namespace) -> float:
+def lead_for(variant: str, args: argparse.Namespace, jobs: int | None = None) -> float:
     """Seconds from the start of scheduling to the start of the window."""
-    jobs = aps_sql_actions(args) if variant == "aps-sqlalchemy" else args.actions
+    if jobs is None:
+        jobs = aps_sql_actions(args) if variant == "aps-sqlalchemy" else args.actions
     return round(args.lead + APS_LEAD_PER_JOB.get(variant, 0.0) * jobs, 1)
 
 
@@ -376,7 +378,7 @@ def _aps_scheduler(jobstore: Any) -> Any:
 
 def _aps_jobs(variant: str, args: argparse.Namespace, actions: int, parties: int
               ) -> tuple[list[tuple[int, datetime]], float, datetime]:
-    lead = lead_for(variant, args)
+    lead = lead_for(variant, args, actions)
     start = datetime.now(UTC) + timedelta(seconds=lead)
     jobs: list[tuple[int, datetime]] = []
     for mine in plan(actions, parties, args.spread, args.seed):
@@ -391,6 +393,20 @@ def _add_jobs(scheduler: Any, jobs: list[tuple[int, datetime]]) -> tuple[float, 
     for key, due in jobs:
         scheduler.add_job(aps_fire, "date", run_date=due, args=(key, due), id=str(key))
     return time.perf_counter() - began, cpu_seconds() - cpu
+
+
+def _aps_fill(jobstore: Any, jobs: list[tuple[int, datetime]], memory: Memory
+              ) -> tuple[float, float]:
+    """Add every job to a paused scheduler on `jobstore` (phase "schedule"), then shut it down:
+    seconds and CPU seconds of the adds."""
+    scheduler = _aps_scheduler(jobstore)
+    scheduler.start(paused=True)
+    gc.collect()
+    memory.begin("schedule")
+    elapsed, cpu = _add_jobs(scheduler, jobs)
+    memory.end("schedule")
+    scheduler.shutdown(wait=False)
+    return elapsed, cpu
 
 
 async def aps_memory(args: argparse.Namespace) -> dict[str, Any]:
@@ -432,13 +448,7 @@ async def aps_sql_schedule(args: argparse.Namespace) -> dict[str, Any]:
     memory = Memory()
     actions, parties = aps_sql_actions(args), aps_sql_parties(args)
     jobs, lead, start = _aps_jobs("aps-sqlalchemy", args, actions, parties)
-    scheduler = _aps_scheduler(SQLAlchemyJobStore(engine=_aps_engine(args.db)))
-    scheduler.start(paused=True)
-    gc.collect()
-    memory.begin("schedule")
-    elapsed, cpu = _add_jobs(scheduler, jobs)
-    memory.end("schedule")
-    scheduler.shutdown(wait=False)
+    elapsed, cpu = _aps_fill(SQLAlchemyJobStore(engine=_aps_engine(args.db)), jobs, memory)
     await asyncio.sleep(0.1)
     return {
         "schedule_s": elapsed, "schedule_cpu_s": cpu, "schedule_calls": len(jobs),
@@ -526,6 +536,7 @@ def run_phase_here(args: argparse.Namespace) -> None:
 
 
 COMMON = ("actions", "parties", "spread", "lead", "grace", "seed", "batch", "aps_sql_actions")
+PG_PHASES = ("pg-schedule", "pg-fire", "pg-aps-schedule", "pg-aps-fire")
 
 
 def run_phase(args: argparse.Namespace, phase: str, **extra: Any) -> dict[str, Any]:
@@ -725,8 +736,17 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--store", help="postgresql://… : run on PostgreSQL instead, with "
                                         "--workers processes (bench/scheduler_postgres.py)")
     parser.add_argument("--workers", default="1,3", help="with --store: worker counts to run")
+    parser.add_argument("--aps-workers", default="1,3",
+                        help="with --store: APScheduler processes sharing one SQLAlchemy job "
+                             "store on PostgreSQL (empty: none); 1 runs --aps-sql-actions jobs")
+    parser.add_argument("--aps-shared-actions", type=int, default=10_000,
+                        help="with --store: jobs for the runs of more than one APScheduler "
+                             "process on one job store")
+    parser.add_argument("--aps-overtime", type=float, default=300.0,
+                        help="with --store: seconds past the grace an APScheduler process waits "
+                             "for stragglers (counted as missed, their lateness still measured)")
     # internal: one phase of one variant, in a child process
-    parser.add_argument("--phase", choices=[*PHASES, "ours-read-all", "pg-schedule", "pg-fire"],
+    parser.add_argument("--phase", choices=[*PHASES, "ours-read-all", *PG_PHASES],
                         help=argparse.SUPPRESS)
     parser.add_argument("--worker", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
@@ -734,6 +754,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--first-id", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--last-id", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--window-end", type=float, default=0.0, help=argparse.SUPPRESS)
+    parser.add_argument("--jobs", type=int, default=0, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 

@@ -51,6 +51,7 @@ class Scheduler:
         self._busy = asyncio.Event()
         self._renewer: asyncio.Task[None] | None = None
         self._slots = asyncio.Semaphore(max_concurrent)
+        self._free = max_concurrent  # slots not taken: a claim takes no more than these
         self._task: asyncio.Task[None] | None = None
         self._long_sleep = True
 
@@ -90,15 +91,18 @@ class Scheduler:
             while not self._stopping:
                 await self._flush()
                 now = self._clock.now()
-                # Wait for a free slot before claiming, so a claimed action never waits for one
-                # while its lease runs.
+                # Wait for a free slot before claiming, and claim no more than the free slots,
+                # so a claimed action never waits for one while its lease runs: one that waited
+                # out its lease (GOs held by a slow delivery) would be taken over and fired
+                # again by another worker.
                 await self._slots.acquire()
                 self._slots.release()
                 # Claim a little ahead and let each task sleep to its instant: waking the loop,
                 # claiming and starting a task costs more than the lateness we aim for.
                 horizon = now + self._lookahead
+                limit = min(self._batch, self._free)
                 claimed = await self._store.claim_due(horizon, self.owner, now + self._lease,
-                                                      self._batch)
+                                                      limit)
                 for action in claimed:
                     assert action.id is not None
                     self._held[action.id] = action.fence
@@ -106,10 +110,11 @@ class Scheduler:
                     held = action.kind in HELD_KINDS
                     if not held:
                         await self._slots.acquire()
+                        self._free -= 1
                     task = asyncio.create_task(self._run_one(action, slot=not held))
                     self._inflight.add(task)
                     task.add_done_callback(self._inflight.discard)
-                if len(claimed) >= self._batch:
+                if len(claimed) >= limit:
                     continue
                 wakeup = await self._store.next_wakeup()
                 if wakeup is None:
@@ -161,6 +166,7 @@ class Scheduler:
             status = ActionStatus.SKIPPED
         finally:
             if slot:
+                self._free += 1
                 self._slots.release()
         self._results.append(Outcome(action.id, action.fence, status))
         # A loop in a long sleep is woken to write the result; a busy one writes it next turn.

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.actions import Action, ActionKind, ActionStatus
 from bot.clock import ManualClock
-from bot.scheduler import Scheduler
+from bot.scheduler import Fire, Scheduler
 from storage.memory import MemoryStore
 from tests.reads import pending_actions
 
@@ -97,20 +97,27 @@ async def test_a_failing_handler_is_logged_and_does_not_stop_the_timer(caplog) -
     assert await pending_actions(store, 1) == []
 
 
+def slow_and_quick(clock: ManualClock, fired: list[tuple[str, int]]) -> tuple[Fire, Fire]:
+    """Two workers' handlers: "a" holds each action for 100 s (more than three leases of 30 s),
+    "b" fires at once; both note (worker, n) in `fired`."""
+
+    async def slow(action: Action, now: datetime) -> ActionStatus:
+        fired.append(("a", action.payload["n"]))
+        await clock.sleep(100)
+        return ActionStatus.DONE
+
+    async def quick(action: Action, now: datetime) -> ActionStatus:
+        fired.append(("b", action.payload["n"]))
+        return ActionStatus.DONE
+
+    return slow, quick
+
+
 async def test_a_slow_fire_keeps_its_lease_and_fires_once() -> None:
     clock = ManualClock(T0)
     store = MemoryStore()
     fired: list[tuple[str, int]] = []
-
-    async def slow(action: Action, now: datetime) -> ActionStatus:
-        fired.append(("a", action.payload["n"]))
-        await clock.sleep(100)  # more than three leases
-        return ActionStatus.DONE
-
-    async def other(action: Action, now: datetime) -> ActionStatus:
-        fired.append(("b", action.payload["n"]))
-        return ActionStatus.DONE
-
+    slow, other = slow_and_quick(clock, fired)
     a = Scheduler(store, clock, slow, owner="a", lease_seconds=30)
     b = Scheduler(store, clock, other, owner="b", lease_seconds=30)
     await a.schedule([Action(1, ActionKind.PROMPT, T0 + timedelta(seconds=1), {"n": 1})])
@@ -126,4 +133,26 @@ async def test_a_slow_fire_keeps_its_lease_and_fires_once() -> None:
     await a.stop()
     await b.stop()
     assert fired == [("a", 1)]
+    assert await pending_actions(store, 1) == []
+
+
+async def test_actions_beyond_the_free_slots_are_left_to_other_workers_not_fired_twice() -> None:
+    # Five GOs due at once on a worker with two slots, each fire held far beyond the lease
+    # (its post waiting for the per-bot budget): a claim of all five would leave three waiting
+    # for a slot with their leases running out, and the other worker would fire them again.
+    clock = ManualClock(T0)
+    store = MemoryStore()
+    fired: list[tuple[str, int]] = []
+    slow, other = slow_and_quick(clock, fired)
+    a = Scheduler(store, clock, slow, owner="a", lease_seconds=30, max_concurrent=2)
+    b = Scheduler(store, clock, other, owner="b", lease_seconds=30)
+    await a.schedule([Action(1, ActionKind.GO, T0 + timedelta(seconds=1), {"n": n})
+                      for n in range(1, 6)])
+    a.start()
+    await clock.advance(0.5)
+    b.start()
+    await clock.advance(600)  # every fire, even one that waited for a slot, has finished
+    await a.stop()
+    await b.stop()
+    assert sorted(n for _, n in fired) == [1, 2, 3, 4, 5], fired
     assert await pending_actions(store, 1) == []

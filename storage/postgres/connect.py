@@ -4,6 +4,7 @@ riding out a lost connection, and the migrations, applied once under an advisory
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -66,8 +67,18 @@ async def on_pooled(pool: asyncpg.Pool, fn: Callable[[asyncpg.Connection], Await
             return await fn(conn)
         except Exception as exc:
             if is_transient(exc):
-                conn.terminate()
+                drop(conn)
             raise
+
+
+def drop(conn: asyncpg.Connection) -> None:
+    """Terminate a pooled connection found dead, so the pool does not hand it out again.
+
+    asyncpg may have let go of a connection whose server went away already (it then discards
+    it itself): terminating it again is refused ("released back to the pool") and not needed.
+    """
+    with contextlib.suppress(asyncpg.InterfaceError):
+        conn.terminate()
 
 
 async def retrying(operation: Callable[[], Awaitable[T]], what: str) -> T:

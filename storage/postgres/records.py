@@ -12,7 +12,7 @@ import asyncpg
 
 from storage import StoreConflict
 from storage.postgres import rows
-from storage.postgres.connect import is_transient, on_pooled, retrying
+from storage.postgres.connect import drop, is_transient, on_pooled, retrying
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +144,7 @@ async def record_pages(pool: asyncpg.Pool, party_id: int,
             await conn.execute("SELECT 1")  # a connection that died idle fails here, not later
         except Exception as exc:
             if is_transient(exc):
-                conn.terminate()
+                drop(conn)
             await pool.release(conn)
             raise
         return conn

@@ -25,6 +25,7 @@ from storage.postgres.connect import (
     connect,
     connect_at_start,
     create_pool,
+    drop,
     is_transient,
     migrate,
     on_pooled,
@@ -186,7 +187,7 @@ class PostgresStore:
                 return conn, transaction, await begin(conn)
             except BaseException as exc:
                 if isinstance(exc, Exception) and is_transient(exc):
-                    conn.terminate()
+                    drop(conn)
                 await self._pool.release(conn)  # a reset connection rolls back what began
                 raise
         self._count(1)

@@ -83,7 +83,7 @@ async def edit(d: Deps, ctx: c.Context, cmd: c.EditParty) -> c.Reply:
         d.guide_cache[party.id] = guide
     await d.wake()
     d.spawn(d.refresh_announcements(party))
-    going = (await _fold(d, party)).tally() if change.starts_at is not None else None
+    going = await d.tally(party) if change.starts_at is not None else None
     for chat in party.approved_chats():
         zone = await d.zone_for(chat)
         message = life.edited(party, change, zone, now)

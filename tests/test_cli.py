@@ -73,6 +73,29 @@ def test_unreachable_database(tmp_path: Path) -> None:
     assert result.stderr.startswith("watchparty: DATABASE_URL:")
 
 
+def test_migrate_create_refuses_a_url_without_a_database_and_a_server_away(
+        tmp_path: Path) -> None:
+    # Nothing to make for SQLite: the file is made as it is opened.
+    made = run("migrate", "--create", env={"DATABASE_URL": f"sqlite:///{tmp_path}/new.db"})
+    assert made.returncode == 0 and "created the database" not in made.stdout, made.stderr
+    for url, said in (("postgresql://postgres@127.0.0.1:5432/", "names no database"),
+                      ("postgresql://u:secret@127.0.0.1:1/wp", "cannot connect to PostgreSQL at"
+                                                               " 127.0.0.1:1")):
+        result = run("migrate", "--create", env={"DATABASE_URL": url})
+        assert result.returncode == 2, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+        assert said in result.stderr and "secret" not in result.stderr
+
+
+def test_the_workers_script_says_what_n_it_takes(tmp_path: Path) -> None:
+    for bad in ("zero", "0", "-2"):
+        result = subprocess.run(["sh", str(ROOT / "scripts" / "workers"), bad], cwd=tmp_path,
+                                capture_output=True, text=True, timeout=30, check=False)
+        assert result.returncode == 2
+        assert f"N a number of workers (1 or more); got '{bad}'" in result.stderr
+        assert not list(tmp_path.glob("worker-*.log")), "no worker was started"
+
+
 def test_migrate_then_export_unknown_and_known_party(tmp_path: Path) -> None:
     db = {"DATABASE_URL": f"sqlite:///{tmp_path}/wp.db"}
     result = run("migrate", env=db)
